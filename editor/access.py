@@ -1,0 +1,33 @@
+"""Who may see and change what. Every API view, page and WebSocket asks here;
+an object of a team the user is not in does not exist for them (404)."""
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import Membership, Run, Team, Workflow
+
+WRITE_ROLES = {Membership.Role.OWNER, Membership.Role.EDITOR}
+
+
+def teams_of(user) -> QuerySet[Team]:
+    if not user.is_authenticated:
+        return Team.objects.none()
+    return Team.objects.filter(memberships__user=user)
+
+
+def workflows_of(user) -> QuerySet[Workflow]:
+    return Workflow.objects.filter(team__in=teams_of(user))
+
+
+def runs_of(user) -> QuerySet[Run]:
+    return Run.objects.filter(team__in=teams_of(user))
+
+
+def role_in(user, team_id: int | None) -> str | None:
+    if team_id is None or not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, team_id=team_id).values_list("role", flat=True).first()
+
+
+def can_write(user, team_id: int | None) -> bool:
+    return role_in(user, team_id) in WRITE_ROLES

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from engine import events
+
+from ..models import Credential, Run, Step, Team, Workflow, WorkflowVersion
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    role = serializers.SerializerMethodField()
+    personal = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "role", "personal"]
+
+    def get_role(self, team: Team) -> str | None:
+        user = self.context["request"].user
+        return team.memberships.filter(user=user).values_list("role", flat=True).first()
+
+    def get_personal(self, team: Team) -> bool:
+        return team.personal_owner_id is not None
+
+
+class WorkflowWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    team = serializers.IntegerField(required=False, help_text="Team id; defaults to your personal team.")
+    graph = serializers.JSONField(help_text="A format v1 document (orchestrator.workflow/v1).")
+    message = serializers.CharField(max_length=500, required=False, allow_blank=True, help_text="Version message.")
+    base_version = serializers.IntegerField(
+        required=False, help_text="The version this edit started from; a save based on a stale version is refused with 409."
+    )
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["number", "message", "author", "created_at", "graph"]
+
+    def get_author(self, version: WorkflowVersion) -> str | None:
+        return version.author.get_username() if version.author else None
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    version = serializers.SerializerMethodField()
+    graph = serializers.SerializerMethodField()
+    team_name = serializers.CharField(source="team.name", read_only=True)
+    last_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Workflow
+        fields = ["id", "name", "description", "team", "team_name", "version", "graph", "template_slug", "created_at", "updated_at", "last_run"]
+
+    def _latest(self, workflow: Workflow) -> WorkflowVersion | None:
+        cache = self.context.setdefault("_latest", {})
+        if workflow.pk not in cache:
+            cache[workflow.pk] = workflow.latest_version
+        return cache[workflow.pk]
+
+    def get_version(self, workflow: Workflow) -> int | None:
+        latest = self._latest(workflow)
+        return latest.number if latest else None
+
+    def get_graph(self, workflow: Workflow) -> dict[str, Any] | None:
+        if self.context.get("omit_graph"):
+            return None
+        latest = self._latest(workflow)
+        return latest.graph if latest else None
+
+    def get_last_run(self, workflow: Workflow) -> dict[str, Any] | None:
+        run = workflow.runs.order_by("-created_at").first()
+        return {"id": run.pk, "status": run.status, "created_at": run.created_at} if run else None
+
+
+def usage_of(run: Run) -> dict[str, Any]:
+    return {"tokens": run.tokens, "cost_usd": round(run.cost_usd, 6), "steps": run.steps_count}
+
+
+class StepSerializer(serializers.ModelSerializer):
+    usage = serializers.SerializerMethodField()
+    duration_ms = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Step
+        fields = [
+            "node_id", "key", "node_type", "status", "ports", "input", "output", "error", "attempts",
+            "usage", "model", "demo", "started_at", "finished_at", "duration_ms", "seq",
+        ]
+
+    def get_usage(self, step: Step) -> dict[str, Any]:
+        return {"tokens_in": step.tokens_in, "tokens_out": step.tokens_out, "cost_usd": round(step.cost_usd, 6)}
+
+    def get_duration_ms(self, step: Step) -> float | None:
+        if step.started_at and step.finished_at:
+            return round((step.finished_at - step.started_at).total_seconds() * 1000, 2)
+        return None
+
+
+class RunSummarySerializer(serializers.ModelSerializer):
+    usage = serializers.SerializerMethodField()
+    version = serializers.SerializerMethodField()
+    triggered_by = serializers.SerializerMethodField()
+    demo = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "workflow", "version", "status", "input", "output", "error", "usage", "demo",
+            "trigger", "triggered_by", "created_at", "started_at", "finished_at",
+        ]
+
+    def get_usage(self, run: Run) -> dict[str, Any]:
+        return usage_of(run)
+
+    def get_version(self, run: Run) -> int | None:
+        return run.version.number if run.version_id else None
+
+    def get_triggered_by(self, run: Run) -> str | None:
+        return run.triggered_by.get_username() if run.triggered_by_id else None
+
+    def get_demo(self, run: Run) -> bool:
+        """True when any step was answered by the offline demo model."""
+        return run.steps.filter(demo=True).exists()
+
+
+class RunSerializer(RunSummarySerializer):
+    steps = StepSerializer(many=True, read_only=True)
+
+    class Meta(RunSummarySerializer.Meta):
+        fields = RunSummarySerializer.Meta.fields + ["steps"]
+
+
+class RunCreateSerializer(serializers.Serializer):
+    input = serializers.JSONField(required=False, default=dict)
+    version = serializers.IntegerField(required=False, help_text="Run this version number instead of the latest.")
+
+
+class CredentialSerializer(serializers.ModelSerializer):
+    api_key = serializers.CharField(write_only=True, help_text="Stored encrypted; never returned.")
+    has_key = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Credential
+        fields = ["id", "team", "name", "base_url", "default_model", "api_key", "has_key", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def get_has_key(self, credential: Credential) -> bool:
+        return bool(credential.encrypted_api_key)
+
+
+def step_as_event(step: Step) -> dict[str, Any]:
+    """A recorded step as the event that would have announced it."""
+    base = {"node": step.node_id, "key": step.key}
+    if step.status == Step.Status.SUCCEEDED:
+        return events.event(
+            events.STEP_FINISHED, step.run_id, **base, node_type=step.node_type, status="succeeded", input=step.input,
+            output=step.output, ports=step.ports,
+            usage={"tokens_in": step.tokens_in, "tokens_out": step.tokens_out, "cost_usd": step.cost_usd},
+            model=step.model, demo=step.demo, attempts=step.attempts,
+            duration_ms=StepSerializer().get_duration_ms(step),
+        )
+    if step.status == Step.Status.FAILED:
+        return events.event(events.STEP_FAILED, step.run_id, **base, error=step.error, attempts=step.attempts)
+    if step.status == Step.Status.SKIPPED:
+        return events.event(events.STEP_SKIPPED, step.run_id, **base)
+    if step.status == Step.Status.CANCELLED:
+        return events.event(events.STEP_CANCELLED, step.run_id, **base)
+    return events.event(events.STEP_STARTED, step.run_id, **base, node_type=step.node_type, input=step.input, attempt=step.attempts)

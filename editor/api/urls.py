@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter(trailing_slash=True)
+router.register("workflows", views.WorkflowViewSet, basename="workflow")
+router.register("runs", views.RunViewSet, basename="run")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("credentials", views.CredentialViewSet, basename="credential")
+
+urlpatterns = [
+    path("node-types/", views.NodeTypesView.as_view(), name="node-types"),
+    path("auth/token/", views.obtain_token, name="obtain-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,281 @@
+"""The REST API. Every object is looked up through `access`, so another team's
+workflow or run is a 404; changes need an owner or editor role (403)."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from engine.graph import validate
+from engine.nodes import NODE_TYPES
+
+from .. import access, services
+from ..models import Credential, Membership, Run, Team, Workflow
+from .serializers import (
+    CredentialSerializer,
+    RunCreateSerializer,
+    RunSerializer,
+    RunSummarySerializer,
+    StepSerializer,
+    TeamSerializer,
+    VersionSerializer,
+    WorkflowSerializer,
+    WorkflowWriteSerializer,
+)
+
+
+def _service_error(exc: services.ServiceError) -> Response:
+    return Response({"error": exc.message, **exc.extra}, status=exc.status)
+
+
+def _require_write(request, team_id: int) -> None:
+    if not access.can_write(request.user, team_id):
+        raise PermissionDenied("your role in this team is viewer; ask an owner for editor rights to change or run its workflows")
+
+
+def _valid(serializer_class, data, **kwargs):
+    if not isinstance(data, dict):
+        raise ValidationError({"error": f"the request body must be a JSON object, not {type(data).__name__}"})
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class WorkflowViewSet(viewsets.ViewSet):
+    """Workflows of your teams; each save with a changed graph is a new version."""
+
+    def _get(self, request, pk) -> Workflow:
+        return get_object_or_404(access.workflows_of(request.user).select_related("team"), pk=pk)
+
+    def _team_for_create(self, request, team_id: int | None) -> Team:
+        if team_id is None:
+            return request.user.personal_team
+        team = access.teams_of(request.user).filter(pk=team_id).first()
+        if team is None:
+            raise ValidationError({"team": [f"you are not a member of team {team_id}"]})
+        _require_write(request, team.pk)
+        return team
+
+    def _data(self, request, workflow: Workflow, code=status.HTTP_200_OK) -> Response:
+        data = WorkflowSerializer(workflow, context={"request": request}).data
+        data["warnings"] = getattr(workflow, "warnings", [])
+        return Response(data, status=code)
+
+    @extend_schema(responses=WorkflowSerializer(many=True))
+    def list(self, request):
+        workflows = access.workflows_of(request.user).select_related("team")
+        return Response(WorkflowSerializer(workflows, many=True, context={"request": request, "omit_graph": True}).data)
+
+    @extend_schema(request=WorkflowWriteSerializer, responses={201: WorkflowSerializer})
+    def create(self, request):
+        data = _valid(WorkflowWriteSerializer, request.data)
+        team = self._team_for_create(request, data.get("team"))
+        try:
+            workflow = services.create_workflow(
+                team=team, user=request.user, graph=data["graph"], name=data.get("name"),
+                description=data.get("description"), message=data.get("message", ""),
+            )
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return self._data(request, workflow, status.HTTP_201_CREATED)
+
+    @extend_schema(responses=WorkflowSerializer)
+    def retrieve(self, request, pk=None):
+        return self._data(request, self._get(request, pk))
+
+    def _save(self, request, pk, partial: bool) -> Response:
+        workflow = self._get(request, pk)
+        _require_write(request, workflow.team_id)
+        data = _valid(WorkflowWriteSerializer, request.data, partial=partial)
+        try:
+            workflow, _ = services.save_workflow(
+                workflow, user=request.user, graph=data.get("graph"), name=data.get("name"),
+                description=data.get("description"), message=data.get("message", ""), base_version=data.get("base_version"),
+            )
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return self._data(request, workflow)
+
+    @extend_schema(request=WorkflowWriteSerializer, responses=WorkflowSerializer)
+    def update(self, request, pk=None):
+        return self._save(request, pk, partial=False)
+
+    @extend_schema(request=WorkflowWriteSerializer, responses=WorkflowSerializer)
+    def partial_update(self, request, pk=None):
+        return self._save(request, pk, partial=True)
+
+    def destroy(self, request, pk=None):
+        workflow = self._get(request, pk)
+        _require_write(request, workflow.team_id)
+        workflow.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request={"application/json": {"type": "object", "properties": {"graph": {"type": "object"}}}},
+        responses={200: OpenApiResponse(description="{valid: true, warnings}"), 400: OpenApiResponse(description="{valid: false, errors}")},
+    )
+    @action(detail=False, methods=["post"])
+    def validate(self, request):
+        if not isinstance(request.data, dict) or "graph" not in request.data:
+            return Response({"valid": False, "error": 'send {"graph": <a format v1 document>}', "errors": []}, status=400)
+        problems = validate(request.data["graph"])
+        errors = [p.as_dict() for p in problems if p.severity == "error"]
+        warnings = [p.as_dict() for p in problems if p.severity == "warning"]
+        if errors:
+            return Response({"valid": False, "error": errors[0]["message"], "errors": errors, "warnings": warnings}, status=400)
+        return Response({"valid": True, "warnings": warnings})
+
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None):
+        workflow = self._get(request, pk)
+        response = Response(workflow.latest_version.graph)
+        filename = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow.name.lower()).strip("-") or "workflow"
+        response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+        return response
+
+    @extend_schema(request={"application/json": {"type": "object"}}, responses={201: WorkflowSerializer})
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_(self, request):
+        """Import a format v1 document: the body is the document itself, or {"graph": doc, "team"?, "name"?}."""
+        body = request.data
+        if not isinstance(body, dict):
+            return Response({"error": "the request body must be a workflow JSON object"}, status=400)
+        graph = body["graph"] if "graph" in body and "format" not in body else body
+        team = self._team_for_create(request, body.get("team") if "graph" in body and "format" not in body else None)
+        try:
+            workflow = services.create_workflow(team=team, user=request.user, graph=graph, name=body.get("name") if graph is not body else None, message="Imported")
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return self._data(request, workflow, status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"])
+    def versions(self, request, pk=None):
+        workflow = self._get(request, pk)
+        data = VersionSerializer(workflow.versions.select_related("author"), many=True).data
+        for item in data:
+            item.pop("graph")
+        return Response(data)
+
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>\d+)")
+    def version(self, request, pk=None, number=None):
+        workflow = self._get(request, pk)
+        version = get_object_or_404(workflow.versions, number=number)
+        return Response(VersionSerializer(version).data)
+
+    @extend_schema(request=RunCreateSerializer, responses={201: RunSummarySerializer})
+    @action(detail=True, methods=["get", "post"])
+    def runs(self, request, pk=None):
+        workflow = self._get(request, pk)
+        if request.method == "GET":
+            runs = workflow.runs.select_related("version", "triggered_by")[:100]
+            return Response(RunSummarySerializer(runs, many=True).data)
+        _require_write(request, workflow.team_id)
+        data = _valid(RunCreateSerializer, request.data)
+        version = workflow.latest_version
+        if data.get("version") is not None:
+            version = workflow.versions.filter(number=data["version"]).first()
+            if version is None:
+                return Response({"error": f"version: workflow {workflow.pk} has no version {data['version']}"}, status=400)
+        try:
+            run = services.start_run(
+                workflow=workflow, version=version, graph=version.graph, team=workflow.team, user=request.user,
+                run_input=data.get("input", {}), trigger=request.query_params.get("trigger", "api")[:20],
+            )
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return Response({"id": run.pk, "status": run.status, "version": version.number}, status=status.HTTP_201_CREATED)
+
+
+class RunViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = RunSerializer
+
+    def get_queryset(self):
+        return access.runs_of(self.request.user).select_related("version", "triggered_by")
+
+    def list(self, request):
+        runs = self.get_queryset()[:100]
+        return Response(RunSummarySerializer(runs, many=True).data)
+
+    @extend_schema(request=None, responses=RunSummarySerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        run = self.get_object()
+        _require_write(request, run.team_id)
+        try:
+            run = services.cancel_run(run)
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=StepSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def steps(self, request, pk=None):
+        run = self.get_object()
+        return Response(StepSerializer(run.steps.all(), many=True).data)
+
+
+class NodeTypesView(APIView):
+    """Every node type: config JSON Schema, ports, description. The canvas draws nodes and forms from it."""
+
+    def get(self, request):
+        return Response([cls.describe() for cls in NODE_TYPES.values()])
+
+
+class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TeamSerializer
+
+    def get_queryset(self):
+        return access.teams_of(self.request.user).order_by("id")
+
+
+class CredentialViewSet(viewsets.ModelViewSet):
+    """Model-provider credentials of your teams. The API key is write-only and encrypted at rest."""
+
+    serializer_class = CredentialSerializer
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return Credential.objects.filter(team__in=access.teams_of(self.request.user))
+
+    def perform_create(self, serializer):
+        team = serializer.validated_data["team"]
+        if not access.teams_of(self.request.user).filter(pk=team.pk).exists():
+            raise ValidationError({"team": [f"you are not a member of team {team.pk}"]})
+        if access.role_in(self.request.user, team.pk) != Membership.Role.OWNER:
+            raise PermissionDenied("only a team owner can add credentials")
+        if Credential.objects.filter(team=team, name=serializer.validated_data["name"]).exists():
+            raise ValidationError({"name": ["this team already has a credential with this name"]})
+        api_key = serializer.validated_data.pop("api_key")
+        credential = Credential(**serializer.validated_data)
+        credential.set_api_key(api_key)
+        credential.save()
+        serializer.instance = credential
+
+    def perform_destroy(self, instance):
+        if access.role_in(self.request.user, instance.team_id) != Membership.Role.OWNER:
+            raise PermissionDenied("only a team owner can delete credentials")
+        instance.delete()
+
+
+@extend_schema(
+    request={"application/json": {"type": "object", "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}},
+    responses={200: OpenApiResponse(description='{"token": "..."}')},
+)
+@api_view(["POST"])
+@permission_classes([AllowAny])
+def obtain_token(request):
+    """Exchange a username and password for an API token."""
+    from django.contrib.auth import authenticate
+
+    data = request.data if isinstance(request.data, dict) else {}
+    user = authenticate(request, username=data.get("username", ""), password=data.get("password", ""))
+    if user is None:
+        return Response({"error": "username or password is wrong"}, status=400)
+    token, _ = Token.objects.get_or_create(user=user)
+    return Response({"token": token.key})

@@ -1,0 +1,103 @@
+"""The run WebSocket: `/ws/runs/{id}/[?after=<seq>]`.
+
+On connect it checks the user's right to the run, joins the run's group, then
+sends a snapshot: the run's status and every event so far (or only those after
+`after`, for a client that reconnects). Live events follow; any event already
+in the snapshot is not sent again, so nothing is lost or duplicated."""
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+import redis.asyncio as aioredis
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from engine import events
+from engine.streaming import coalesce
+
+from . import access
+from .models import Run
+
+
+class RunConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        """Accept only a signed-in user who can see the run; then send the snapshot."""
+        user = self.scope.get("user")
+        self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        run = await self._visible_run(user)
+        if run is None:
+            await self.close(code=4404)
+            return
+        self.group = events.group_name(self.run_id)
+        # Join before reading the log: an event published in between is then
+        # both in the log and delivered live, and the seq filter drops the copy.
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        params = parse_qs(self.scope.get("query_string", b"").decode())
+        after = int((params.get("after") or ["0"])[0] or 0)
+        log = await self._read_log(after)
+        if not log and after == 0:
+            log = await self._events_from_database()
+        self.sent_seq = max([after] + [e.get("seq", 0) for e in log])
+        await self.send_json({"type": "snapshot", "run": await self._run_summary(), "events": coalesce(log) if after == 0 else log, "seq": self.sent_seq})
+
+    async def disconnect(self, code: int) -> None:
+        """Leave the run's group."""
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
+        """The socket is read-only; a ping gets a pong so clients can check liveness."""
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def run_events(self, message: dict[str, Any]) -> None:
+        """Forward live events the snapshot did not already contain."""
+        fresh = [e for e in message["events"] if e.get("seq", 0) > self.sent_seq]
+        if fresh:
+            await self.send_json({"type": "events", "events": fresh})
+
+    async def run_status(self, message: dict[str, Any]) -> None:
+        """A status change made outside the engine (a queued run cancelled)."""
+        await self.send_json({"type": "status", "status": message["status"]})
+
+    @database_sync_to_async
+    def _visible_run(self, user) -> Run | None:
+        return access.runs_of(user).filter(pk=self.run_id).first()
+
+    @database_sync_to_async
+    def _run_summary(self) -> dict[str, Any]:
+        from .api.serializers import RunSummarySerializer
+
+        return RunSummarySerializer(Run.objects.get(pk=self.run_id)).data
+
+    async def _read_log(self, after: int) -> list[dict[str, Any]]:
+        client = aioredis.from_url(settings.REDIS_URL)
+        try:
+            raw = await client.lrange(events.log_key(self.run_id), 0, -1)
+        finally:
+            await client.aclose()
+        parsed = (json.loads(item) for item in raw)
+        return [e for e in parsed if e.get("seq", 0) > after]
+
+    @database_sync_to_async
+    def _events_from_database(self) -> list[dict[str, Any]]:
+        """For a run whose event log has expired: its recorded steps as events."""
+        from .api.serializers import step_as_event
+
+        run = Run.objects.get(pk=self.run_id)
+        result = [step_as_event(step) for step in run.steps.order_by("seq", "id")]
+        if run.is_finished:
+            result.append(
+                events.event(
+                    events.RUN_FINISHED, run.pk, status=run.status, output=run.output, error=run.error,
+                    usage={"tokens": run.tokens, "cost_usd": run.cost_usd, "steps": run.steps_count},
+                )
+            )
+        return result

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import pages
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", pages.workflow_list, name="workflow-list"),
+    path("workflows/<int:pk>/", pages.workflow_page, name="workflow"),
+    path("runs/<int:pk>/", pages.run_page, name="run"),
+    path("healthz", pages.healthz, name="healthz"),
+]

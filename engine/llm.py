@@ -1,0 +1,199 @@
+"""The one module that speaks to model providers, through the `openai` client
+against any OpenAI-compatible endpoint, or to the offline demo model when no key
+is configured. Streaming, usage, JSON output validated against a schema with
+repair turns, and transient errors reported as retryable."""
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jsonschema
+import openai
+from django.conf import settings
+
+from . import demo_model
+from .errors import NodeFailed
+from .pricing import cost_usd
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """Where a call goes. `demo` means the offline demo model answers."""
+
+    model: str
+    base_url: str = ""
+    api_key: str = ""
+    demo: bool = False
+
+
+@dataclass
+class Completion:
+    text: str
+    value: Any  # the parsed JSON when a schema was asked for, else the text
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    model: str
+    demo: bool
+    repairs: int = 0
+
+
+_clients: dict[tuple[int, str, str], openai.AsyncOpenAI] = {}
+
+
+def _client(target: ModelTarget) -> openai.AsyncOpenAI:
+    # One client (one connection pool) per event loop and endpoint: the pool
+    # keeps connections warm across the many calls of a fan-out.
+    loop_id = id(asyncio.get_running_loop())
+    key = (loop_id, target.base_url, target.api_key)
+    client = _clients.get(key)
+    if client is None:
+        client = openai.AsyncOpenAI(
+            api_key=target.api_key,
+            base_url=target.base_url or None,
+            max_retries=0,  # the engine retries with backoff and counts attempts
+            timeout=settings.LLM_TIMEOUT_S,
+        )
+        _clients[key] = client
+    return client
+
+
+def default_target(model: str | None) -> ModelTarget:
+    """The provider from OPENAI_API_KEY/OPENAI_BASE_URL, or the demo model without a key."""
+    if not settings.OPENAI_API_KEY:
+        return ModelTarget(model=demo_model.DEMO_MODEL_NAME, demo=True)
+    return ModelTarget(model=model or settings.DEFAULT_MODEL, base_url=settings.OPENAI_BASE_URL, api_key=settings.OPENAI_API_KEY)
+
+
+def _schema_instruction(schema: dict[str, Any]) -> str:
+    return "Reply with only a JSON value (no prose, no code fences) that matches this JSON Schema:\n" + json.dumps(schema)
+
+
+def _parse_json(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
+    cleaned = text.strip()
+    if cleaned.startswith("```"):
+        cleaned = cleaned.strip("`")
+        cleaned = cleaned[cleaned.find("\n") + 1 :] if "\n" in cleaned else cleaned
+    try:
+        value = json.loads(cleaned)
+    except json.JSONDecodeError as exc:
+        return None, f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return None, f"the reply does not match the schema at {where}: {error.message}"
+    return value, None
+
+
+async def complete(
+    target: ModelTarget,
+    messages: list[dict[str, str]],
+    *,
+    json_schema: dict[str, Any] | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    max_repairs: int = 2,
+    on_delta: Callable[[str], None] = lambda text: None,
+    on_restart: Callable[[str], None] = lambda reason: None,
+) -> Completion:
+    """One model answer; with a schema, validated and repaired up to `max_repairs` times."""
+    messages = list(messages)
+    if json_schema is not None:
+        messages.insert(0, {"role": "system", "content": _schema_instruction(json_schema)})
+    tokens_in = tokens_out = 0
+    for repair in range(max_repairs + 1):
+        if target.demo:
+            text, t_in, t_out = await demo_model.stream_reply(
+                messages, json_schema=json_schema, on_delta=on_delta, delay_s=settings.DEMO_TOKEN_DELAY_MS / 1000
+            )
+        else:
+            text, t_in, t_out = await _stream_openai(target, messages, json_schema, temperature, max_tokens, on_delta)
+        tokens_in += t_in
+        tokens_out += t_out
+        if json_schema is None:
+            value, problem = text, None
+        else:
+            value, problem = _parse_json(text, json_schema)
+        if problem is None:
+            return Completion(
+                text=text,
+                value=value,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                cost_usd=cost_usd(target.model, tokens_in, tokens_out),
+                model=target.model,
+                demo=target.demo,
+                repairs=repair,
+            )
+        if repair < max_repairs:
+            on_restart(f"repair {repair + 1}: {problem}")
+            messages += [
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": f"Your reply was rejected: {problem}. Reply again with only the corrected JSON."},
+            ]
+    raise NodeFailed(f"model reply still invalid after {max_repairs} repair attempts: {problem}")
+
+
+async def _stream_openai(
+    target: ModelTarget,
+    messages: list[dict[str, str]],
+    json_schema: dict[str, Any] | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    on_delta: Callable[[str], None],
+) -> tuple[str, int, int]:
+    kwargs: dict[str, Any] = {"model": target.model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
+    if temperature is not None:
+        kwargs["temperature"] = temperature
+    if max_tokens is not None:
+        kwargs["max_tokens"] = max_tokens
+    if json_schema is not None:
+        kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": json_schema, "strict": False}}
+    client = _client(target)
+    try:
+        try:
+            stream = await client.chat.completions.create(**kwargs)
+        except openai.BadRequestError as exc:
+            if "response_format" not in kwargs or "response_format" not in str(exc):
+                raise
+            # The endpoint has no structured outputs: the schema instruction and
+            # our own validation still hold the reply to the schema.
+            kwargs.pop("response_format")
+            stream = await client.chat.completions.create(**kwargs)
+        parts: list[str] = []
+        usage = None
+        async for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices or []:
+                text = choice.delta.content if choice.delta else None
+                if text:
+                    parts.append(text)
+                    on_delta(text)
+    except openai.RateLimitError as exc:
+        raise NodeFailed(f"rate limited by {target.base_url or 'the provider'} (429): {_detail(exc)}", retryable=True) from exc
+    except openai.InternalServerError as exc:
+        raise NodeFailed(f"provider error {exc.status_code}: {_detail(exc)}", retryable=True) from exc
+    except openai.APITimeoutError as exc:
+        raise NodeFailed(f"the model did not answer within {settings.LLM_TIMEOUT_S:g} s", retryable=True) from exc
+    except openai.APIConnectionError as exc:
+        raise NodeFailed(f"cannot reach the model endpoint {target.base_url or 'api.openai.com'}: {exc}", retryable=True) from exc
+    except openai.APIStatusError as exc:
+        raise NodeFailed(f"the model endpoint refused the request ({exc.status_code}): {_detail(exc)}") from exc
+    text = "".join(parts)
+    if usage is not None:
+        return text, usage.prompt_tokens or 0, usage.completion_tokens or 0
+    # No usage reported: estimate (about four characters a token) rather than count nothing.
+    prompt_chars = sum(len(m.get("content") or "") for m in messages)
+    return text, max(1, prompt_chars // 4), max(1, len(text) // 4)
+
+
+def _detail(exc: openai.APIStatusError | openai.APIError) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return str(getattr(exc, "message", exc))

@@ -1,0 +1,37 @@
+"""The node registry: every node type, listed once. The scheduler, the runner
+and the API know node types only through this dict."""
+from __future__ import annotations
+
+from .base import NodeType
+from .condition import ConditionNode
+from .fanout import FanoutNode
+from .join import JoinNode
+from .llm import LLMNode
+from .loop import LoopNode
+from .merge import MergeNode
+from .note import NoteNode
+from .output import OutputNode
+from .start import StartNode
+from .switch import SwitchNode
+from .transform import TransformNode
+
+NODE_TYPES: dict[str, type[NodeType]] = {
+    cls.type: cls
+    for cls in (
+        StartNode,
+        OutputNode,
+        LLMNode,
+        ConditionNode,
+        SwitchNode,
+        LoopNode,
+        FanoutNode,
+        JoinNode,
+        MergeNode,
+        TransformNode,
+        NoteNode,
+    )
+}
+
+
+def get(type_name: str) -> type[NodeType] | None:
+    return NODE_TYPES.get(type_name)

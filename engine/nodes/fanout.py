@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from ..errors import NodeFailed
+from .base import Config, NodeContext, NodeResult, NodeType
+
+
+class FanoutConfig(Config):
+    items: Any = Field(
+        description="The list to fan out over, usually one expression such as `{{ nodes.plan.output.subtasks }}`.",
+        json_schema_extra={"x-template": True},
+    )
+    max_parallel: int = Field(default=10, ge=1, le=1000, description="How many items run at once.")
+
+
+class FanoutNode(NodeType):
+    type = "fanout"
+    label = "Fan-out"
+    category = "flow"
+    description = "Runs the region up to its `join` once per item, in parallel; `item` and `index` are in scope there."
+    Config = FanoutConfig
+    template_fields = ("items",)
+    opens_fanout = True
+
+    def run(self, config, ctx: NodeContext) -> NodeResult:
+        items = config.get("items")
+        if isinstance(items, dict):
+            items = [{"key": k, "value": v} for k, v in items.items()]
+        if not isinstance(items, list):
+            raise NodeFailed(f"node '{ctx.node_id}', field 'items': expected a list, got {type(items).__name__}: {str(items)[:80]!r}")
+        return NodeResult(output=items)

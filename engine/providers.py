@@ -1,0 +1,29 @@
+"""Which endpoint a model call goes to: a team's stored credential by name, or
+the default provider from the environment (or the demo model without a key)."""
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+
+from .errors import NodeFailed
+from .llm import ModelTarget, default_target
+
+
+def _resolve(team_id: int | None, credential: str | None, model: str | None) -> ModelTarget:
+    if not credential:
+        return default_target(model)
+    from editor.models import Credential
+
+    found = Credential.objects.filter(team_id=team_id, name=credential).first()
+    if found is None:
+        raise NodeFailed(f"no credential named '{credential}' in this workflow's team; add it under Credentials or clear the field")
+    return ModelTarget(
+        model=model or found.default_model or "gpt-4o-mini",
+        base_url=found.base_url,
+        api_key=found.get_api_key(),
+    )
+
+
+async def resolve(team_id: int | None, credential: str | None, model: str | None) -> ModelTarget:
+    if not credential:
+        return default_target(model)
+    return await sync_to_async(_resolve, thread_sensitive=False)(team_id, credential, model)

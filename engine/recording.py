@@ -1,0 +1,96 @@
+"""Durable records of a run and its steps. The runner's thread is the only
+writer for a run (it holds the run's lease), so steps are numbered in the
+order the scheduler saw them finish — the order replay feeds them back."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from editor.models import Run, Step
+
+
+class Recorder:
+    def __init__(self, run: Run):
+        self.run = run
+        self.seq = run.steps.aggregate(m=Max("seq"))["m"] or 0
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def succeeded_steps(self) -> list[dict[str, Any]]:
+        return list(
+            self.run.steps.filter(status=Step.Status.SUCCEEDED)
+            .order_by("seq")
+            .values("node_id", "key", "output", "ports", "set_vars", "tokens_in", "tokens_out", "cost_usd")
+        )
+
+    def mark_running(self) -> None:
+        now = timezone.now()
+        Run.objects.filter(pk=self.run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
+        self.run.refresh_from_db(fields=["status", "started_at", "cancel_requested"])
+
+    def step_started(self, *, node: str, key: str, node_type: str, rendered: Any, attempt: int, started_at) -> None:
+        """Only long steps get a row at start, so a crash shows them as interrupted."""
+        Step.objects.update_or_create(
+            run=self.run,
+            node_id=node,
+            key=key,
+            defaults={"node_type": node_type, "status": Step.Status.RUNNING, "input": rendered, "attempts": attempt, "started_at": started_at, "seq": 0},
+        )
+
+    def step_finished(self, *, node: str, key: str, node_type: str, status: str, rendered: Any, output: Any, ports, set_vars,
+                      error: str, attempts: int, usage, model: str, demo: bool, started_at, finished_at, existing: bool) -> None:
+        values = dict(
+            node_type=node_type,
+            status=status,
+            input=rendered,
+            output=output,
+            ports=ports if ports is not None else [],
+            set_vars=set_vars,
+            error=error,
+            attempts=attempts,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            cost_usd=usage.cost_usd,
+            model=model,
+            demo=demo,
+            started_at=started_at,
+            finished_at=finished_at,
+            seq=self._next_seq(),
+        )
+        if existing:
+            Step.objects.filter(run=self.run, node_id=node, key=key).update(**values)
+        else:
+            Step.objects.create(run=self.run, node_id=node, key=key, **values)
+
+    def steps_skipped(self, skipped: list[tuple[str, str, str]]) -> None:
+        if not skipped:
+            return
+        now = timezone.now()
+        Step.objects.bulk_create(
+            [Step(run=self.run, node_id=n, key=k, node_type=t, status=Step.Status.SKIPPED, started_at=now, finished_at=now, seq=self._next_seq()) for n, k, t in skipped],
+            ignore_conflicts=True,
+        )
+
+    def steps_cancelled(self, keys: list[tuple[str, str]], reason: str) -> None:
+        now = timezone.now()
+        for node, key in keys:
+            Step.objects.filter(run=self.run, node_id=node, key=key, status=Step.Status.RUNNING).update(
+                status=Step.Status.CANCELLED, error=reason, finished_at=now
+            )
+
+    def save_usage(self, tokens: int, cost: float, steps: int) -> None:
+        Run.objects.filter(pk=self.run.pk).update(tokens=tokens, cost_usd=cost, steps_count=steps)
+
+    def cancel_requested(self) -> bool:
+        return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+
+    @transaction.atomic
+    def finish(self, *, status: str, output: Any, error: dict | None, tokens: int, cost: float, steps: int) -> None:
+        Run.objects.filter(pk=self.run.pk).update(
+            status=status, output=output, error=error, tokens=tokens, cost_usd=cost, steps_count=steps, finished_at=timezone.now()
+        )

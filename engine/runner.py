@@ -1,0 +1,373 @@
+"""Advancing one run: the loop around the scheduler.
+
+Cheap nodes (transform, condition, loop...) run inline in this thread, each
+step recorded as it finishes; nodes that wait on the network (`is_io`) run as
+coroutines on the process's I/O loop, so a fan-out of model calls overlaps.
+Only this thread touches the scheduler and the database for the run, and only
+the holder of the run's lease runs this loop."""
+from __future__ import annotations
+
+import logging
+import queue
+import time
+import traceback
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from editor.models import Run
+
+from . import events, ioloop, templating
+from .errors import NodeFailed, WorkflowError
+from .graph import Graph, InvalidWorkflow, load
+from .nodes.base import NodeContext, NodeResult, Usage
+from .recording import Recorder
+from .scheduler import Activation, ReplayMismatch, Scheduler
+from .streaming import publisher
+
+log = logging.getLogger(__name__)
+
+CHECK_INTERVAL_S = 0.2  # cancel, timeout and lease checks; cancel lands within this
+LEASE_TTL_S = 30
+
+
+class RunStopped(Exception):
+    def __init__(self, status: str, message: str, node: str | None = None, reason: str = "error"):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.node = node
+        self.reason = reason
+
+
+@dataclass
+class _Flight:
+    act: Activation
+    node_type: str
+    rendered: Any
+    started_at: Any
+    future: Future | None = None
+
+
+class Lease:
+    """A run is advanced by one worker at a time: the holder of this Redis key."""
+
+    def __init__(self, run_id: int):
+        self.key = f"orchestrator:run:{run_id}:owner"
+        self.token = uuid.uuid4().hex
+        self.client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def acquire(self) -> bool:
+        return bool(self.client.set(self.key, self.token, nx=True, ex=LEASE_TTL_S))
+
+    def refresh(self) -> None:
+        self.client.set(self.key, self.token, xx=True, ex=LEASE_TTL_S)
+
+    def release(self) -> None:
+        if self.client.get(self.key) == self.token.encode():
+            self.client.delete(self.key)
+
+    @staticmethod
+    def held(run_id: int) -> bool:
+        return bool(redis.Redis.from_url(settings.REDIS_URL).exists(f"orchestrator:run:{run_id}:owner"))
+
+
+def validate_input(graph_doc: dict[str, Any], run_input: Any) -> list[str]:
+    """Input errors against the workflow's `inputs` schema, each naming the field."""
+    schema = graph_doc.get("inputs") or {"type": "object"}
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in sorted(validator.iter_errors(run_input), key=lambda e: list(e.absolute_path)):
+        where = "input" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else error.message
+            where = f"{where}.{missing}"
+            problems.append(f"{where}: required input is missing")
+        else:
+            problems.append(f"{where}: {error.message}")
+    return problems
+
+
+class RunExecutor:
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.publisher = publisher()
+        self.completions: queue.Queue[_Flight] = queue.Queue()
+        self.in_flight: dict[tuple[str, str], _Flight] = {}
+        self.tokens = 0
+        self.cost = 0.0
+        self.steps = 0
+
+    # ------------------------------------------------------------------ entry
+
+    def execute(self) -> str | None:
+        run = Run.objects.filter(pk=self.run_id).first()
+        if run is None or run.is_finished:
+            return None
+        lease = Lease(self.run_id)
+        if not lease.acquire():
+            log.info("run %s is advanced by another worker", self.run_id)
+            return None
+        try:
+            return self._execute(run, lease)
+        finally:
+            lease.release()
+
+    def _execute(self, run: Run, lease: Lease) -> str:
+        self.run = run
+        self.recorder = Recorder(run)
+        self.publisher.start_run(run.pk)
+        self.started = time.monotonic()
+        try:
+            graph = load(run.graph)
+        except InvalidWorkflow as exc:
+            return self._finish("failed", error={"message": f"the workflow is invalid: {exc}", "reason": "invalid"})
+        self.graph: Graph = graph
+        self.settings = graph.doc.settings
+        recorded = self.recorder.succeeded_steps()
+        for step in recorded:
+            self.tokens += step["tokens_in"] + step["tokens_out"]
+            self.cost += step["cost_usd"]
+        self.steps = len(recorded)
+        try:
+            self.scheduler, ready = Scheduler.replay(graph, recorded)
+        except ReplayMismatch as exc:
+            return self._finish("failed", error={"message": f"cannot resume: {exc}", "reason": "replay"})
+        if run.status == Run.Status.QUEUED:
+            self.recorder.mark_running()
+            self.publisher.emit(events.event(events.RUN_STARTED, run.pk, status="running"))
+        if run.started_at:
+            elapsed = (timezone.now() - run.started_at).total_seconds()
+            self.started = time.monotonic() - max(0.0, elapsed)
+        self.run_info = {"id": run.pk, "workflow": run.workflow_id}
+        try:
+            self._loop(list(ready), lease)
+        except RunStopped as stop:
+            self._abort_in_flight(stop.message)
+            return self._finish(stop.status, error={"message": stop.message, "node": stop.node, "reason": stop.reason})
+        return self._finish("succeeded", output=self._run_output())
+
+    # ------------------------------------------------------------------ main loop
+
+    def _loop(self, ready: list[Activation], lease: Lease) -> None:
+        next_check = time.monotonic() + CHECK_INTERVAL_S
+        while True:
+            while ready:
+                act = ready.pop(0)
+                ready += self._start(act)
+                self._record_skips()
+                if time.monotonic() >= next_check:
+                    self._checks(lease)
+                    next_check = time.monotonic() + CHECK_INTERVAL_S
+            if not self.in_flight:
+                if self.scheduler.finished:
+                    return
+                raise RunStopped("failed", "the run cannot continue: no step is running or ready (a join or merge waits for a branch that never ends)", reason="stuck")
+            try:
+                flight = self.completions.get(timeout=max(0.0, next_check - time.monotonic()))
+            except queue.Empty:
+                flight = None
+            if flight is not None:
+                ready += self._land(flight)
+                self._record_skips()
+            if time.monotonic() >= next_check:
+                self._checks(lease)
+                next_check = time.monotonic() + CHECK_INTERVAL_S
+
+    def _checks(self, lease: Lease) -> None:
+        lease.refresh()
+        if self.recorder.cancel_requested():
+            raise RunStopped("cancelled", "cancelled by a user", reason="cancelled")
+        limit = self.settings.timeout_s
+        if time.monotonic() - self.started > limit:
+            raise RunStopped("failed", f"budget: the run took longer than timeout_s = {limit:g} s", reason="timeout")
+        self.recorder.save_usage(self.tokens, self.cost, self.steps)
+
+    def _check_budgets(self, node: str | None = None) -> None:
+        s = self.settings
+        if self.steps >= s.max_steps:
+            raise RunStopped("failed", f"budget: max_steps = {s.max_steps} reached; raise it in the workflow settings or check for a runaway loop", node, "max_steps")
+        if s.max_tokens is not None and self.tokens > s.max_tokens:
+            raise RunStopped("failed", f"budget: max_tokens = {s.max_tokens} exceeded ({self.tokens} used)", node, "max_tokens")
+        if s.max_cost_usd is not None and self.cost > s.max_cost_usd:
+            raise RunStopped("failed", f"budget: max_cost_usd = {s.max_cost_usd:g} exceeded (${self.cost:.4f} spent)", node, "max_cost_usd")
+
+    # ------------------------------------------------------------------ steps
+
+    def _context(self, act: Activation) -> NodeContext:
+        return NodeContext(
+            node_id=act.node,
+            scope=self.scheduler.context(act, self.run.input or {}, self.run_info),
+            run_id=self.run.pk,
+            team_id=self.run.team_id,
+            activation=act.number,
+            iteration=act.iteration,
+            incoming=self.scheduler.incoming_of(act),
+            join_items=self.scheduler.join_items_of(act),
+        )
+
+    def _render(self, act: Activation, ctx: NodeContext) -> dict[str, Any]:
+        node_type = self.graph.types[act.node]
+        config = dict(self.graph.configs[act.node])
+        for field in node_type.template_fields:
+            if config.get(field) is not None:
+                config[field] = templating.render(config[field], ctx.scope, node=act.node, field=field)
+        return config
+
+    def _start(self, act: Activation) -> list[Activation]:
+        self._check_budgets(act.node)
+        node_type = self.graph.types[act.node]
+        started_at = timezone.now()
+        ctx = self._context(act)
+        try:
+            rendered = self._render(act, ctx)
+        except WorkflowError as exc:
+            self._fail_step(act, node_type.type, None, exc.message, 1, started_at)
+        if not node_type.is_io:
+            return self._run_inline(act, node_type, ctx, rendered, started_at)
+        flight = _Flight(act, node_type.type, rendered, started_at)
+        self.recorder.step_started(node=act.node, key=act.key, node_type=node_type.type, rendered=rendered, attempt=1, started_at=started_at)
+        self.publisher.emit(events.event(events.STEP_STARTED, self.run.pk, node=act.node, key=act.key, node_type=node_type.type, input=rendered, attempt=1))
+        node = self.graph.nodes[act.node]
+        policy = node.retry
+        attempts = policy.max_attempts if policy else 1 + settings.LLM_MAX_RETRIES
+        backoff = policy.backoff_s if policy else settings.LLM_RETRY_BASE_S
+        ctx.emit_delta = lambda text, _act=act: self.publisher.emit_nowait(
+            events.event(events.STEP_DELTA, self.run.pk, node=_act.node, key=_act.key, text=text)
+        )
+        flight.future = ioloop.submit(self._run_io(act, node_type(), rendered, ctx, attempts, backoff, node.timeout_s))
+        flight.future.add_done_callback(lambda _f, _flight=flight: self.completions.put(_flight))
+        self.in_flight[(act.node, act.key)] = flight
+        return []
+
+    async def _run_io(self, act: Activation, node, rendered, ctx: NodeContext, attempts: int, backoff: float, timeout: float | None):
+        import asyncio
+
+        for attempt in range(1, attempts + 1):
+            ctx.attempt = attempt
+            try:
+                coro = node.arun(rendered, ctx)
+                result = await (asyncio.wait_for(coro, timeout) if timeout else coro)
+                return result, attempt
+            except (NodeFailed, asyncio.TimeoutError) as exc:
+                retryable = isinstance(exc, asyncio.TimeoutError) or exc.retryable
+                message = f"timed out after {timeout:g} s" if isinstance(exc, asyncio.TimeoutError) else exc.message
+                if not retryable or attempt == attempts:
+                    raise _AttemptsExhausted(message, attempt) from exc
+                self.publisher.emit_nowait(
+                    events.event(events.STEP_RETRYING, self.run.pk, node=act.node, key=act.key, attempt=attempt + 1, error=message)
+                )
+                await asyncio.sleep(backoff * (2 ** (attempt - 1)))
+            except WorkflowError as exc:
+                raise _AttemptsExhausted(exc.message, attempt) from exc
+
+    def _run_inline(self, act: Activation, node_type, ctx: NodeContext, rendered, started_at) -> list[Activation]:
+        try:
+            result = node_type().run(rendered, ctx)
+        except (NodeFailed, WorkflowError) as exc:
+            self._fail_step(act, node_type.type, rendered, exc.message, 1, started_at)
+        except Exception as exc:  # a bug in a node type must still fail the step clearly
+            log.exception("node %s crashed", act.node)
+            self._fail_step(act, node_type.type, rendered, f"internal error in {node_type.type} node: {exc}", 1, started_at)
+        return self._succeed(act, node_type.type, rendered, result, 1, started_at, existing=False)
+
+    def _land(self, flight: _Flight) -> list[Activation]:
+        self.in_flight.pop((flight.act.node, flight.act.key), None)
+        future = flight.future
+        if future.cancelled():
+            return []
+        exc = future.exception()
+        if isinstance(exc, _AttemptsExhausted):
+            self._fail_step(flight.act, flight.node_type, flight.rendered, exc.message, exc.attempts, flight.started_at, existing=True)
+        if exc is not None:
+            log.error("node %s crashed: %s", flight.act.node, "".join(traceback.format_exception(exc)))
+            self._fail_step(flight.act, flight.node_type, flight.rendered, f"internal error: {exc}", 1, flight.started_at, existing=True)
+        result, attempts = future.result()
+        return self._succeed(flight.act, flight.node_type, flight.rendered, result, attempts, flight.started_at, existing=True)
+
+    def _succeed(self, act: Activation, node_type: str, rendered, result: NodeResult, attempts: int, started_at, *, existing: bool) -> list[Activation]:
+        finished_at = timezone.now()
+        self.steps += 1
+        self.tokens += result.usage.tokens
+        self.cost += result.usage.cost_usd
+        self.recorder.step_finished(
+            node=act.node, key=act.key, node_type=node_type, status="succeeded", rendered=rendered, output=result.output,
+            ports=result.ports, set_vars=result.set_vars, error="", attempts=attempts, usage=result.usage, model=result.model,
+            demo=result.demo, started_at=started_at, finished_at=finished_at, existing=existing,
+        )
+        ports = result.ports if result.ports is not None else [e.port for e in self.graph.out_edges[act.node]]
+        self.publisher.emit(
+            events.event(
+                events.STEP_FINISHED, self.run.pk, node=act.node, key=act.key, node_type=node_type, status="succeeded",
+                input=rendered if not existing else None, output=result.output, ports=sorted(set(ports)),
+                usage={"tokens_in": result.usage.tokens_in, "tokens_out": result.usage.tokens_out, "cost_usd": result.usage.cost_usd},
+                model=result.model, demo=result.demo, attempts=attempts,
+                duration_ms=round((finished_at - started_at).total_seconds() * 1000, 2),
+                run_usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps},
+            )
+        )
+        ready = self.scheduler.finish(act, output=result.output, ports=result.ports, set_vars=result.set_vars)
+        self._check_budgets(act.node)
+        return ready
+
+    def _fail_step(self, act: Activation, node_type: str, rendered, message: str, attempts: int, started_at, existing: bool = False):
+        self.recorder.step_finished(
+            node=act.node, key=act.key, node_type=node_type, status="failed", rendered=rendered, output=None, ports=[], set_vars=None,
+            error=message, attempts=attempts, usage=Usage(), model="", demo=False, started_at=started_at, finished_at=timezone.now(), existing=existing,
+        )
+        self.publisher.emit(events.event(events.STEP_FAILED, self.run.pk, node=act.node, key=act.key, error=message, attempts=attempts))
+        name = self.graph.nodes[act.node].name or act.node
+        raise RunStopped("failed", f"step '{name}' ({act.node}) failed: {message}", act.node, "step_failed")
+
+    def _record_skips(self) -> None:
+        skipped = self.scheduler.drain_skipped()
+        if not skipped:
+            return
+        self.recorder.steps_skipped([(a.node, a.key, self.graph.types[a.node].type) for a in skipped])
+        for act in skipped:
+            self.publisher.emit(events.event(events.STEP_SKIPPED, self.run.pk, node=act.node, key=act.key))
+
+    def _abort_in_flight(self, reason: str) -> None:
+        for flight in list(self.in_flight.values()):
+            if flight.future is not None:
+                flight.future.cancel()
+            self.publisher.emit(events.event(events.STEP_CANCELLED, self.run.pk, node=flight.act.node, key=flight.act.key))
+        self.recorder.steps_cancelled([(f.act.node, f.act.key) for f in self.in_flight.values()], reason)
+        self.in_flight.clear()
+
+    # ------------------------------------------------------------------ the end
+
+    def _run_output(self) -> Any:
+        reached = {n: self.scheduler.outputs_of(n) for n, t in self.graph.types.items() if t.sets_run_output and self.scheduler.reached(n)}
+        if not reached:
+            return None
+        if len(reached) == 1:
+            return next(iter(reached.values()))
+        return reached
+
+    def _finish(self, status: str, output: Any = None, error: dict | None = None) -> str:
+        if error:
+            error = {k: v for k, v in error.items() if v is not None}
+        self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
+        self.publisher.emit(
+            events.event(
+                events.RUN_FINISHED, self.run.pk, status=status, output=output, error=error,
+                usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps},
+                duration_ms=round((time.monotonic() - self.started) * 1000, 1),
+            )
+        )
+        self.publisher.flush()
+        return status
+
+
+class _AttemptsExhausted(Exception):
+    def __init__(self, message: str, attempts: int):
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts

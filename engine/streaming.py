@@ -1,0 +1,149 @@
+"""Publishing events: each run's events get consecutive sequence numbers, are
+appended to the run's event log in Redis (what a connecting browser's snapshot
+is read from) and sent to the run's Channels group (what live browsers get).
+
+Only the worker that owns a run publishes for it, so the owner numbers events
+itself. Deltas are coalesced: while one batch is being sent, the next one
+gathers, and a batch with token text waits out STREAM_COALESCE_MS after the
+previous one, so a fast model cannot flood the layer."""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import defaultdict
+from typing import Any
+
+import redis.asyncio as aioredis
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from . import events, ioloop
+
+LOG_TTL_S = 7 * 24 * 3600
+
+
+class Publisher:
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future | None]] | None = None
+        self._task: asyncio.Task | None = None
+        self._redis: aioredis.Redis | None = None
+        self._seq: dict[int, int] = {}
+
+    # Called from any thread.
+    def emit(self, event: dict[str, Any]) -> None:
+        ioloop.call_soon(self._put, event, None)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Block until everything emitted so far from this thread is published."""
+        future = ioloop.submit(self._flush())
+        future.result(timeout)
+
+    def start_run(self, run_id: int) -> None:
+        """Continue a run's numbering where its log ends (a new owner after a crash)."""
+        ioloop.submit(self._load_seq(run_id)).result(5)
+
+    # On the I/O loop.
+    def emit_nowait(self, event: dict[str, Any]) -> None:
+        self._put(event, None)
+
+    async def _flush(self) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._put(None, done)
+        await done
+
+    def _put(self, event: dict[str, Any] | None, done: asyncio.Future | None) -> None:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._task = asyncio.get_running_loop().create_task(self._pump())
+        self._queue.put_nowait((event, done))
+
+    def _client(self) -> aioredis.Redis:
+        if self._redis is None:
+            self._redis = aioredis.from_url(settings.REDIS_URL)
+        return self._redis
+
+    async def _load_seq(self, run_id: int) -> None:
+        value = await self._client().get(events.seq_key(run_id))
+        self._seq[run_id] = int(value or 0)
+
+    async def _pump(self) -> None:
+        assert self._queue is not None
+        window = settings.STREAM_COALESCE_MS / 1000
+        last_delta_batch = 0.0
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            has_delta = any(e is not None and e["type"] == events.STEP_DELTA for e, _ in batch)
+            if has_delta:
+                wait = last_delta_batch + window - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                    while not self._queue.empty():
+                        batch.append(self._queue.get_nowait())
+                last_delta_batch = time.monotonic()
+            try:
+                await self._publish([e for e, _ in batch if e is not None])
+            except Exception:  # a lost publish must not kill the pump; the DB still has every step
+                import logging
+
+                logging.getLogger(__name__).exception("publishing run events failed")
+            for _, done in batch:
+                if done is not None and not done.done():
+                    done.set_result(None)
+
+    async def _publish(self, batch: list[dict[str, Any]]) -> None:
+        by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for event in coalesce(batch):
+            by_run[event["run"]].append(event)
+        if not by_run:
+            return
+        layer = get_channel_layer()
+        pipe = self._client().pipeline(transaction=False)
+        for run_id, run_events in by_run.items():
+            seq = self._seq.get(run_id, 0)
+            for event in run_events:
+                seq += 1
+                event["seq"] = seq
+            self._seq[run_id] = seq
+            pipe.rpush(events.log_key(run_id), *[json.dumps(e, default=str) for e in run_events])
+            pipe.set(events.seq_key(run_id), seq, ex=LOG_TTL_S)
+            pipe.expire(events.log_key(run_id), LOG_TTL_S)
+        await pipe.execute()
+        for run_id, run_events in by_run.items():
+            await layer.group_send(events.group_name(run_id), {"type": "run.events", "events": run_events})
+            if any(e["type"] == events.RUN_FINISHED for e in run_events):
+                self._seq.pop(run_id, None)
+
+
+def coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge consecutive deltas of the same step into one event."""
+    merged: list[dict[str, Any]] = []
+    open_delta: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for event in batch:
+        if event["type"] == events.STEP_DELTA:
+            key = (event["run"], event["node"], event["key"])
+            existing = open_delta.get(key)
+            if existing is not None:
+                existing["text"] += event["text"]
+                continue
+            event = dict(event)
+            open_delta[key] = event
+            merged.append(event)
+        else:
+            # Any other event of a step closes its delta run, keeping order.
+            open_delta.pop((event["run"], event.get("node"), event.get("key")), None)
+            merged.append(event)
+    return merged
+
+
+_publisher: Publisher | None = None
+
+
+def publisher() -> Publisher:
+    global _publisher
+    if _publisher is None:
+        _publisher = Publisher()
+    return _publisher
