@@ -6,17 +6,14 @@ sends a snapshot: the run's status and every event so far (or only those after
 in the snapshot is not sent again, so nothing is lost or duplicated."""
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs
 
-import redis.asyncio as aioredis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.conf import settings
 
 from engine import events
-from engine.streaming import coalesce
+from engine.streaming import coalesce, read_log
 
 from . import access
 from .models import Run
@@ -41,7 +38,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         params = parse_qs(self.scope.get("query_string", b"").decode())
         after = int((params.get("after") or ["0"])[0] or 0)
-        log = await self._read_log(after)
+        log = await read_log(self.run_id, after)
         if not log and after == 0:
             log = await self._events_from_database()
         self.sent_seq = max([after] + [e.get("seq", 0) for e in log])
@@ -76,15 +73,6 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         from .api.serializers import RunSummarySerializer
 
         return RunSummarySerializer(Run.objects.get(pk=self.run_id)).data
-
-    async def _read_log(self, after: int) -> list[dict[str, Any]]:
-        client = aioredis.from_url(settings.REDIS_URL)
-        try:
-            raw = await client.lrange(events.log_key(self.run_id), 0, -1)
-        finally:
-            await client.aclose()
-        parsed = (json.loads(item) for item in raw)
-        return [e for e in parsed if e.get("seq", 0) > after]
 
     @database_sync_to_async
     def _events_from_database(self) -> list[dict[str, Any]]:

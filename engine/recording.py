@@ -49,7 +49,7 @@ class Recorder:
             status=status,
             input=rendered,
             output=output,
-            ports=ports if ports is not None else [],
+            ports=ports,
             set_vars=set_vars,
             error=error,
             attempts=attempts,

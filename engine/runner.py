@@ -296,23 +296,24 @@ class RunExecutor:
         self.steps += 1
         self.tokens += result.usage.tokens
         self.cost += result.usage.cost_usd
+        # The ports taken, explicitly: what replay feeds back to the scheduler.
+        ports = sorted(set(result.ports)) if result.ports is not None else sorted({e.port for e in self.graph.out_edges[act.node]})
         self.recorder.step_finished(
             node=act.node, key=act.key, node_type=node_type, status="succeeded", rendered=rendered, output=result.output,
-            ports=result.ports, set_vars=result.set_vars, error="", attempts=attempts, usage=result.usage, model=result.model,
+            ports=ports, set_vars=result.set_vars, error="", attempts=attempts, usage=result.usage, model=result.model,
             demo=result.demo, started_at=started_at, finished_at=finished_at, existing=existing,
         )
-        ports = result.ports if result.ports is not None else [e.port for e in self.graph.out_edges[act.node]]
         self.publisher.emit(
             events.event(
                 events.STEP_FINISHED, self.run.pk, node=act.node, key=act.key, node_type=node_type, status="succeeded",
-                input=rendered if not existing else None, output=result.output, ports=sorted(set(ports)),
+                input=rendered if not existing else None, output=result.output, ports=ports,
                 usage={"tokens_in": result.usage.tokens_in, "tokens_out": result.usage.tokens_out, "cost_usd": result.usage.cost_usd},
                 model=result.model, demo=result.demo, attempts=attempts,
                 duration_ms=round((finished_at - started_at).total_seconds() * 1000, 2),
                 run_usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps},
             )
         )
-        ready = self.scheduler.finish(act, output=result.output, ports=result.ports, set_vars=result.set_vars)
+        ready = self.scheduler.finish(act, output=result.output, ports=ports, set_vars=result.set_vars)
         self._check_budgets(act.node)
         return ready
 

@@ -147,3 +147,14 @@ def publisher() -> Publisher:
     if _publisher is None:
         _publisher = Publisher()
     return _publisher
+
+
+async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
+    """The run's published events with seq > after, in order."""
+    client = aioredis.from_url(settings.REDIS_URL)
+    try:
+        raw = await client.lrange(events.log_key(run_id), 0, -1)
+    finally:
+        await client.aclose()
+    parsed = (json.loads(item) for item in raw)
+    return [e for e in parsed if e.get("seq", 0) > after]

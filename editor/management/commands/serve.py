@@ -1,0 +1,67 @@
+"""`manage.py serve`: everything `make run` starts, in one process group.
+
+An embedded Redis when REDIS_URL is unset, a Celery worker, and daphne. One
+Ctrl-C stops all of them."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand
+
+from orchestrator_site.embedded import EmbeddedRedis
+
+
+class Command(BaseCommand):
+    help = "Start Redis (embedded unless REDIS_URL is set), a Celery worker and daphne."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "16")),
+                            help="Threads of the Celery worker: how many runs it advances at once.")
+
+    def handle(self, *args, host: str, port: int, workers: int, **options):
+        env = dict(os.environ)
+        redis = None
+        if not env.get("REDIS_URL"):
+            redis = EmbeddedRedis().start()
+            env["REDIS_URL"] = redis.url
+            self.stdout.write(f"embedded Redis on {redis.url}")
+        python = sys.executable
+        children = [
+            subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", str(workers),
+                              "-l", "warning", "-n", f"worker-{os.getpid()}@%h"], env=env),
+            subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "orchestrator_site.asgi:application"], env=env),
+        ]
+        self.stdout.write(self.style.SUCCESS(f"Orchestrator is at http://{host}:{port}/  (Ctrl-C stops everything)"))
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping:
+                for child in children:
+                    if child.poll() is not None:
+                        self.stderr.write(f"{child.args[2]} exited with {child.returncode}; stopping")
+                        stopping = True
+                time.sleep(0.3)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            for child in children:
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            if redis:
+                redis.stop()
+            self.stdout.write("stopped")

@@ -1,0 +1,131 @@
+"""Shared fixtures: personas, API clients, a real Celery worker on the real
+(embedded or REDIS_URL) Redis, the fake OpenAI-compatible server, a live
+daphne server for browsers and WebSockets."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from editor.models import Membership, Run, Team
+
+from .fake_openai import FakeOpenAI
+
+
+# ----------------------------------------------------------------- personas
+
+
+@pytest.fixture
+def personas(db):
+    """alice owns team Acme, bob edits in it, carol views it, mallory is an outsider."""
+    User = get_user_model()
+    people = {name: User.objects.create_user(username=name, password=f"{name}-password") for name in ("alice", "bob", "carol", "mallory")}
+    acme = Team.objects.create(name="Acme")
+    Membership.objects.create(team=acme, user=people["alice"], role=Membership.Role.OWNER)
+    Membership.objects.create(team=acme, user=people["bob"], role=Membership.Role.EDITOR)
+    Membership.objects.create(team=acme, user=people["carol"], role=Membership.Role.VIEWER)
+    people["acme"] = acme
+    return people
+
+
+@pytest.fixture
+def client_for():
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make
+
+
+# ----------------------------------------------------------------- engine
+
+
+@pytest.fixture(scope="session")
+def celery_worker_session(django_db_setup, django_db_blocker):
+    """A real Celery worker (threads pool) consuming from the real Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from orchestrator_site.celery import app
+
+    with django_db_blocker.unblock():
+        with start_worker(app, pool="threads", concurrency=8, perform_ping_check=False, shutdown_timeout=20) as worker:
+            yield worker
+
+
+@pytest.fixture
+def worker(transactional_db, celery_worker_session):
+    return celery_worker_session
+
+
+@pytest.fixture(scope="session")
+def fake_openai_server():
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_llm(fake_openai_server, settings):
+    """Point the default provider at the fake server (as OPENAI_API_KEY/OPENAI_BASE_URL would)."""
+    fake_openai_server.reset()
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = fake_openai_server.base_url
+    settings.DEFAULT_MODEL = "fake-model"
+    yield fake_openai_server
+    fake_openai_server.reset()
+
+
+def wait_for_run(run_id: int, timeout: float = 30) -> Run:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = Run.objects.get(pk=run_id)
+        if run.is_finished:
+            return run
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} did not finish within {timeout} s (status {Run.objects.get(pk=run_id).status})")
+
+
+@pytest.fixture
+def run_graph(worker, personas):
+    """Start a graph as a run on the worker (as the API does) and wait for it."""
+    from editor import services
+
+    def start(graph: dict[str, Any], run_input: dict[str, Any] | None = None, wait: bool = True, timeout: float = 30) -> Run:
+        run = services.start_run(workflow=None, version=None, graph=graph, team=personas["acme"], user=personas["alice"],
+                                 run_input=run_input or {}, trigger="test")
+        return wait_for_run(run.pk, timeout) if wait else run
+
+    return start
+
+
+# ----------------------------------------------------------------- live server
+
+
+@pytest.fixture(scope="session")
+def live_daphne(django_db_setup, django_db_blocker):
+    """daphne serving the real ASGI app (pages, API, WebSockets) in a forked process."""
+    from functools import partial
+
+    from channels.routing import get_default_application  # noqa: F401
+    from channels.testing.live import make_application, set_database_connection
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    with django_db_blocker.unblock():
+        process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=set_database_connection)
+        process.start()
+        if not process.ready.wait(timeout=20):
+            raise RuntimeError("daphne did not start")
+        yield f"127.0.0.1:{process.port.value}"
+        process.terminate()
+        process.join(5)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness buys nothing in tests and costs seconds.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,251 @@
+"""The engine end to end: runs advanced by a real Celery worker on a real
+Redis, model calls through the real openai client to the fake server."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from editor import services
+from editor.models import Run, Step
+from engine.runner import Lease, RunExecutor
+from tests.conftest import wait_for_run
+from tests.fake_openai import Reply
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "editor" / "workflow_templates"
+
+
+def wf(nodes, edges, **settings):
+    return {"format": "orchestrator.workflow/v1", "name": "t", "nodes": [{"id": "start", "type": "start"}] + nodes,
+            "edges": edges, "settings": settings or {"max_steps": 500}}
+
+
+def llm_node(node_id, prompt="say {{ input.x | default('hi') }}", **config):
+    return {"id": node_id, "type": "llm", "config": {"prompt": prompt, **config}}
+
+
+def out(node_id="out", value="{{ nodes }}"):
+    return {"id": node_id, "type": "output", "config": {"value": value}}
+
+
+def steps_of(run):
+    return [(s.node_id, s.key, s.status) for s in run.steps.order_by("seq", "id")]
+
+
+def test_a_template_runs_on_the_demo_model_and_marks_demo_steps(run_graph, settings):
+    settings.OPENAI_API_KEY = ""
+    graph = json.loads((TEMPLATES / "evaluator-optimizer.json").read_text())
+    run = run_graph(graph, {"spec": "a palindrome checker"})
+    assert run.status == "succeeded", run.error
+    assert run.output["approved"] is True and run.output["iterations"] == 2
+    generate = run.steps.filter(node_id="generate")
+    assert generate.count() == 2 and all(step.demo for step in generate)
+    assert "Revised to address the feedback" in run.output["code"]
+
+
+def test_independent_model_calls_overlap_in_a_fanout(run_graph, fake_llm):
+    fake_llm.latency_s = 0.2
+    graph = wf(
+        [{"id": "fan", "type": "fanout", "config": {"items": "{{ range(40) | list }}", "max_parallel": 100}},
+         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+    started = time.monotonic()
+    run = run_graph(graph)
+    elapsed = time.monotonic() - started
+    assert run.status == "succeeded", run.error
+    assert run.output == [f"fake reply to: item {i}" for i in range(40)]  # item order kept
+    assert elapsed < 0.2 * 40 / 4, f"40 calls of 0.2 s took {elapsed:.2f} s: they did not overlap"
+
+
+def test_max_parallel_bounds_concurrent_items(run_graph, fake_llm):
+    in_flight, peak = [0], [0]
+    lock = threading.Lock()
+
+    def responder(body):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return None
+
+    fake_llm.responder = responder
+    graph = wf(
+        [{"id": "fan", "type": "fanout", "config": {"items": "{{ range(9) | list }}", "max_parallel": 3}},
+         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output | length }}")],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+    run = run_graph(graph)
+    assert run.status == "succeeded" and run.output == 9
+    assert peak[0] == 3
+
+
+def test_empty_fanout_goes_straight_to_join(run_graph):
+    graph = wf(
+        [{"id": "fan", "type": "fanout", "config": {"items": "{{ [] }}"}}, {"id": "work", "type": "transform", "config": {"value": "{{ item }}"}},
+         {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+    run = run_graph(graph)
+    assert run.status == "succeeded" and run.output == []
+    assert not run.steps.filter(node_id="work").exists()
+
+
+def test_condition_skips_the_branch_not_taken(run_graph):
+    graph = wf(
+        [{"id": "check", "type": "condition", "config": {"expression": "input.n > 2"}},
+         {"id": "big", "type": "transform", "config": {"value": "big"}}, {"id": "small", "type": "transform", "config": {"value": "small"}},
+         {"id": "after_small", "type": "transform", "config": {"value": "{{ nodes.small.output }}!"}},
+         {"id": "both", "type": "merge"}, out(value="{{ nodes.both.output }}")],
+        [{"source": "start", "target": "check"}, {"source": "check", "source_port": "true", "target": "big"},
+         {"source": "check", "source_port": "false", "target": "small"}, {"source": "small", "target": "after_small"},
+         {"source": "big", "target": "both"}, {"source": "after_small", "target": "both"}, {"source": "both", "target": "out"}],
+    )
+    run = run_graph(graph, {"n": 5})
+    assert run.output == {"big": "big"}
+    statuses = {node: status for node, _, status in steps_of(run)}
+    assert statuses["small"] == "skipped" and statuses["after_small"] == "skipped" and statuses["both"] == "succeeded"
+
+
+def test_loop_stops_at_its_cap_and_leaves_through_done(run_graph, fake_llm):
+    fake_llm.responder = lambda body: Reply(text="needs work")
+    graph = json.loads((TEMPLATES / "evaluator-optimizer.json").read_text())
+    run = run_graph(graph, {"spec": "x"})
+    assert run.status == "succeeded", run.error
+    assert run.steps.filter(node_id="generate", status="succeeded").count() == 3
+    assert run.output["approved"] is False and run.output["iterations"] == 3
+    assert run.steps.filter(node_id="retry").count() == 4  # three iterations, then the firing that goes out through done
+
+
+def test_undefined_template_name_fails_the_step_naming_node_field_and_name(run_graph):
+    graph = wf([{"id": "shape", "type": "transform", "config": {"value": "{{ input.missing.deep }} text"}}, out()],
+               [{"source": "start", "target": "shape"}, {"source": "shape", "target": "out"}])
+    run = run_graph(graph)
+    assert run.status == "failed"
+    assert run.error["node"] == "shape"
+    assert "node 'shape', field 'value': undefined name 'input.missing.deep'" in run.error["message"]
+    step = run.steps.get(node_id="shape")
+    assert step.status == "failed" and "input.missing" in step.error
+
+
+def test_transient_model_errors_are_retried_with_backoff(run_graph, fake_llm):
+    fake_llm.script.extend([Reply(status=429), Reply(status=500), Reply(text="finally")])
+    graph = wf([llm_node("ask", retry=None) if False else {"id": "ask", "type": "llm", "config": {"prompt": "hi"}, "retry": {"max_attempts": 3, "backoff_s": 0.01}}, out(value="{{ nodes.ask.output }}")],
+               [{"source": "start", "target": "ask"}, {"source": "ask", "target": "out"}])
+    run = run_graph(graph)
+    assert run.status == "succeeded" and run.output == "finally"
+    assert run.steps.get(node_id="ask").attempts == 3
+
+
+def test_retries_exhausted_fail_the_run_with_the_provider_message(run_graph, fake_llm):
+    fake_llm.script.extend([Reply(status=500)] * 2)
+    graph = wf([{"id": "ask", "type": "llm", "config": {"prompt": "hi"}, "retry": {"max_attempts": 2, "backoff_s": 0.01}}, out()],
+               [{"source": "start", "target": "ask"}, {"source": "ask", "target": "out"}])
+    run = run_graph(graph)
+    assert run.status == "failed"
+    step = run.steps.get(node_id="ask")
+    assert step.attempts == 2 and "provider error 500" in step.error
+    assert "step 'ask' (ask) failed" in run.error["message"]
+
+
+def test_per_node_timeout(run_graph, fake_llm):
+    fake_llm.script.append(Reply(text="slow", delay_s=1.5))
+    graph = wf([{"id": "ask", "type": "llm", "config": {"prompt": "hi"}, "timeout_s": 0.2, "retry": {"max_attempts": 1}}, out()],
+               [{"source": "start", "target": "ask"}, {"source": "ask", "target": "out"}])
+    run = run_graph(graph)
+    assert run.status == "failed" and "timed out after 0.2 s" in run.steps.get(node_id="ask").error
+
+
+def test_max_steps_budget_stops_a_run(run_graph):
+    graph = wf(
+        [{"id": "again", "type": "loop", "config": {"max_iterations": 100}}, {"id": "tick", "type": "transform", "config": {"value": 1}}],
+        [{"source": "start", "target": "again"}, {"source": "again", "source_port": "next", "target": "tick"}, {"source": "tick", "target": "again"}],
+        max_steps=10,
+    )
+    run = run_graph(graph)
+    assert run.status == "failed" and run.error["reason"] == "max_steps"
+    assert "max_steps = 10" in run.error["message"]
+    assert run.steps.exclude(status="skipped").count() == 10
+
+
+def test_max_tokens_budget_stops_a_run(run_graph, fake_llm):
+    graph = wf([llm_node("a"), llm_node("b", prompt="{{ nodes.a.output }}"), out()],
+               [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}, {"source": "b", "target": "out"}],
+               max_tokens=3)
+    run = run_graph(graph)
+    assert run.status == "failed" and run.error["reason"] == "max_tokens"
+    assert not run.steps.filter(node_id="b").exists()
+
+
+def test_run_timeout(run_graph, fake_llm):
+    fake_llm.script.append(Reply(text="slow", delay_s=3))
+    graph = wf([llm_node("a"), out()], [{"source": "start", "target": "a"}, {"source": "a", "target": "out"}], timeout_s=0.5)
+    started = time.monotonic()
+    run = run_graph(graph)
+    assert run.status == "failed" and run.error["reason"] == "timeout"
+    assert time.monotonic() - started < 2.5
+    assert run.steps.get(node_id="a").status == "cancelled"
+
+
+def test_cancel_takes_effect_within_a_second(run_graph, fake_llm):
+    fake_llm.script.append(Reply(text="never seen", delay_s=5))
+    graph = wf([llm_node("a"), out()], [{"source": "start", "target": "a"}, {"source": "a", "target": "out"}])
+    run = run_graph(graph, wait=False)
+    deadline = time.monotonic() + 5
+    while not Step.objects.filter(run=run, node_id="a", status="running").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    asked = time.monotonic()
+    services.cancel_run(run)
+    run = wait_for_run(run.pk, timeout=3)
+    assert run.status == "cancelled"
+    assert time.monotonic() - asked < 1.0
+    assert run.steps.get(node_id="a").status == "cancelled"
+
+
+def test_a_queued_run_is_cancelled_at_once(personas, transactional_db):
+    run = Run.objects.create(graph={}, team=personas["acme"])
+    services.cancel_run(run)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert RunExecutor(run.pk).execute() is None  # a worker picking it up later does nothing
+
+
+def test_a_run_resumes_after_its_worker_died_without_recording_a_step_twice(personas, transactional_db, settings, fake_llm):
+    """Simulate a worker killed mid-run: some steps recorded, one left running.
+    A new owner replays the record, re-runs only the unfinished work."""
+    graph = wf([llm_node("a", prompt="first"), llm_node("b", prompt="second {{ nodes.a.output }}"), out(value="{{ nodes.b.output }}")],
+               [{"source": "start", "target": "a"}, {"source": "a", "target": "b"}, {"source": "b", "target": "out"}])
+    run = Run.objects.create(graph=graph, team=personas["acme"], status="running", input={})
+    Step.objects.create(run=run, node_id="start", key="1", node_type="start", status="succeeded", output={}, ports=["out"], seq=1)
+    Step.objects.create(run=run, node_id="a", key="1", node_type="llm", status="succeeded", output="A", ports=["out"], seq=2, tokens_in=1, tokens_out=1)
+    Step.objects.create(run=run, node_id="b", key="1", node_type="llm", status="running", attempts=1, seq=0)
+    status = RunExecutor(run.pk).execute()
+    run.refresh_from_db()
+    assert status == "succeeded", run.error
+    assert run.output == "fake reply to: second A"
+    assert [body["messages"][-1]["content"] for body in fake_llm.requests] == ["second A"]  # `a` was not called again
+    assert run.steps.filter(node_id="b").count() == 1 and run.steps.get(node_id="b").status == "succeeded"
+    assert run.tokens >= 2  # usage of the replayed step is kept
+
+
+def test_only_the_lease_holder_advances_a_run(personas, transactional_db):
+    graph = wf([out(value="x")], [{"source": "start", "target": "out"}])
+    run = Run.objects.create(graph=graph, team=personas["acme"])
+    other = Lease(run.pk)
+    assert other.acquire()
+    try:
+        assert RunExecutor(run.pk).execute() is None
+        run.refresh_from_db()
+        assert run.status == "queued" and not run.steps.exists()
+    finally:
+        other.release()
+    assert RunExecutor(run.pk).execute() == "succeeded"
