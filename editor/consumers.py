@@ -24,11 +24,15 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         """Accept only a signed-in user who can see the run; then send the snapshot."""
         user = self.scope.get("user")
         self.run_id = int(self.scope["url_route"]["kwargs"]["run_id"])
+        # Accept, then close with a code, so a client can tell "sign in" (4401)
+        # from "no such run for you" (4404) instead of a bare handshake 403.
         if user is None or not user.is_authenticated:
+            await self.accept()
             await self.close(code=4401)
             return
         run = await self._visible_run(user)
         if run is None:
+            await self.accept()
             await self.close(code=4404)
             return
         self.group = events.group_name(self.run_id)

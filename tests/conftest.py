@@ -58,7 +58,12 @@ def celery_worker_session(django_db_setup, django_db_blocker):
 
 @pytest.fixture
 def worker(transactional_db, celery_worker_session):
-    return celery_worker_session
+    yield celery_worker_session
+    # Let runs a test started finish before the tables are flushed under them.
+    deadline = time.monotonic() + 15
+    while Run.objects.filter(status__in=["queued", "running"]).exists() and time.monotonic() < deadline:
+        Run.objects.filter(status__in=["queued", "running"]).update(cancel_requested=True)
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
@@ -105,24 +110,51 @@ def run_graph(worker, personas):
 # ----------------------------------------------------------------- live server
 
 
+def _database_url() -> str:
+    """A URL for the test database the parent process is using."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    cfg = connection.settings_dict
+    if cfg["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{cfg['NAME']}"
+    auth = quote(cfg.get("USER") or "") + (f":{quote(cfg['PASSWORD'])}" if cfg.get("PASSWORD") else "")
+    return f"postgres://{auth}@{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"
+
+
 @pytest.fixture(scope="session")
 def live_daphne(django_db_setup, django_db_blocker):
-    """daphne serving the real ASGI app (pages, API, WebSockets) in a forked process."""
-    from functools import partial
+    """daphne serving the real ASGI app (pages, API, WebSockets) as its own
+    process on the test database: started the way `make run` starts it, not
+    forked (a forked child must not share SQLite's in-process file state)."""
+    import os
+    import socket
+    import subprocess
+    import sys
 
-    from channels.routing import get_default_application  # noqa: F401
-    from channels.testing.live import make_application, set_database_connection
-    from daphne.testing import DaphneProcess
-    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from orchestrator_site.embedded import free_port
 
     with django_db_blocker.unblock():
-        process = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler), setup=set_database_connection)
-        process.start()
-        if not process.ready.wait(timeout=20):
-            raise RuntimeError("daphne did not start")
-        yield f"127.0.0.1:{process.port.value}"
-        process.terminate()
-        process.join(5)
+        url = _database_url()
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="orchestrator_site.settings")
+    process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "orchestrator_site.asgi:application"], env=env)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("daphne did not start")
+            time.sleep(0.1)
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @pytest.fixture(autouse=True)

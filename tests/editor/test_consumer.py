@@ -1,0 +1,120 @@
+"""The run WebSocket over a real daphne server and a real WebSocket client:
+authentication, the right to the run, snapshot then live events, and a
+reconnect that loses and duplicates nothing."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from rest_framework.authtoken.models import Token
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from editor import services
+from tests.conftest import wait_for_run
+
+pytestmark = pytest.mark.slow
+
+GRAPH = {
+    "format": "orchestrator.workflow/v1",
+    "name": "stream",
+    "nodes": [
+        {"id": "start", "type": "start"},
+        {"id": "write", "type": "llm", "config": {"prompt": "Write about {{ input.topic }}"}},
+        {"id": "out", "type": "output", "config": {"value": "{{ nodes.write.output }}"}},
+    ],
+    "edges": [{"source": "start", "target": "write"}, {"source": "write", "target": "out"}],
+}
+
+
+def socket(server: str, run_id: int, user, after: int | None = None):
+    token = Token.objects.get_or_create(user=user)[0].key
+    query = f"?token={token}" + (f"&after={after}" if after is not None else "")
+    return connect(f"ws://{server}/ws/runs/{run_id}/{query}", additional_headers={"Origin": f"http://{server}"}, open_timeout=10)
+
+
+def read_until_finished(ws, seen: list[dict], limit_s: float = 30) -> None:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        message = json.loads(ws.recv(timeout=limit_s))
+        batch = message["events"] if message["type"] in ("events", "snapshot") else []
+        seen.extend(batch)
+        if any(e["type"] == "run.finished" for e in batch):
+            return
+    raise AssertionError("no run.finished event")
+
+
+def start(personas, settings, delay_ms: float = 15):
+    settings.OPENAI_API_KEY = ""
+    settings.DEMO_TOKEN_DELAY_MS = delay_ms
+    return services.start_run(workflow=None, version=None, graph=GRAPH, team=personas["acme"], user=personas["alice"],
+                              run_input={"topic": "tides"}, trigger="test")
+
+
+def streamed_text(events: list[dict], node: str) -> str:
+    return "".join(e["text"] for e in events if e["type"] == "step.delta" and e["node"] == node)
+
+
+def test_snapshot_then_live_events_in_order(live_daphne, worker, personas, settings):
+    run = start(personas, settings)
+    with socket(live_daphne, run.pk, personas["bob"]) as ws:  # a teammate may watch
+        snapshot = json.loads(ws.recv(timeout=10))
+        assert snapshot["type"] == "snapshot" and snapshot["run"]["id"] == run.pk
+        events = list(snapshot["events"])
+        read_until_finished(ws, events)
+    seqs = [e["seq"] for e in events]
+    assert len(seqs) == len(set(seqs)), "an event was delivered twice"
+    finished = wait_for_run(run.pk)
+    assert streamed_text(events, "write") == finished.output
+    kinds = [e["type"] for e in events]
+    assert kinds.index("step.started") < kinds.index("step.delta") < kinds.index("run.finished")
+    step_done = next(e for e in events if e["type"] == "step.finished" and e["node"] == "write")
+    assert step_done["demo"] is True and step_done["usage"]["tokens_out"] > 0
+
+
+def test_reconnect_mid_run_loses_and_duplicates_nothing(live_daphne, worker, personas, settings):
+    run = start(personas, settings, delay_ms=25)
+    first: list[dict] = []
+    with socket(live_daphne, run.pk, personas["alice"]) as ws:
+        snapshot = json.loads(ws.recv(timeout=10))
+        first.extend(snapshot["events"])
+        while not any(e["type"] == "step.delta" for e in first):
+            first.extend(json.loads(ws.recv(timeout=10))["events"])
+    last_seq = max(e["seq"] for e in first)
+    time.sleep(0.2)  # events published while disconnected must come back in the next snapshot
+    second: list[dict] = []
+    with socket(live_daphne, run.pk, personas["alice"], after=last_seq) as ws:
+        read_until_finished(ws, second)
+    assert second and all(e["seq"] > last_seq for e in second)
+    seqs = sorted(e["seq"] for e in second)
+    assert len(seqs) == len(set(seqs))
+    assert seqs == list(range(last_seq + 1, seqs[-1] + 1)), "a gap: events were lost across the reconnect"
+    finished = wait_for_run(run.pk)
+    assert streamed_text(first + second, "write") == finished.output
+
+
+def test_a_finished_run_replays_from_the_snapshot(live_daphne, worker, personas, settings):
+    run = start(personas, settings, delay_ms=0)
+    finished = wait_for_run(run.pk)
+    with socket(live_daphne, run.pk, personas["alice"]) as ws:
+        snapshot = json.loads(ws.recv(timeout=10))
+    assert snapshot["run"]["status"] == "succeeded"
+    assert streamed_text(snapshot["events"], "write") == finished.output
+    assert snapshot["events"][-1]["type"] == "run.finished"
+
+
+def test_an_outsider_cannot_watch(live_daphne, worker, personas, settings):
+    run = start(personas, settings, delay_ms=0)
+    with pytest.raises(ConnectionClosed) as closed:
+        with socket(live_daphne, run.pk, personas["mallory"]) as ws:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 4404
+
+
+def test_an_anonymous_client_cannot_watch(live_daphne, worker, personas, settings):
+    run = start(personas, settings, delay_ms=0)
+    with pytest.raises(ConnectionClosed) as closed:
+        with connect(f"ws://{live_daphne}/ws/runs/{run.pk}/", additional_headers={"Origin": f"http://{live_daphne}"}) as ws:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 4401
