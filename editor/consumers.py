@@ -43,10 +43,13 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         params = parse_qs(self.scope.get("query_string", b"").decode())
         after = int((params.get("after") or ["0"])[0] or 0)
         log = await read_log(self.run_id, after)
-        if not log and after == 0:
+        summary = await self._run_summary()
+        if not log and after == 0 and summary["status"] in ("succeeded", "failed", "cancelled"):
+            # Only a finished run's log can be gone (it expires); a live run's
+            # events are all still to come through the group.
             log = await self._events_from_database()
         self.sent_seq = max([after] + [e.get("seq", 0) for e in log])
-        await self.send_json({"type": "snapshot", "run": await self._run_summary(), "events": coalesce(log) if after == 0 else log, "seq": self.sent_seq})
+        await self.send_json({"type": "snapshot", "run": summary, "events": coalesce(log) if after == 0 else log, "seq": self.sent_seq})
 
     async def disconnect(self, code: int) -> None:
         """Leave the run's group."""
@@ -92,4 +95,6 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
                     usage={"tokens": run.tokens, "cost_usd": run.cost_usd, "steps": run.steps_count},
                 )
             )
+        for seq, event in enumerate(result, start=1):
+            event["seq"] = seq
         return result

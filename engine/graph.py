@@ -6,7 +6,9 @@ its node or edge and saying how to fix it. `Graph` is built only from a valid
 document."""
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,11 @@ class Graph:
     region: dict[str, set[str]] = field(default_factory=dict)  # fanout -> nodes between it and its join
     home: dict[str, str | None] = field(default_factory=dict)  # node -> innermost enclosing fanout
     enclosing_loop: dict[str, str | None] = field(default_factory=dict)
+    exit_loops: dict[int, list[str]] = field(default_factory=dict)  # edge -> loops it leaves, innermost first
+
+    @property
+    def edges_by_index(self) -> dict[int, Edge]:
+        return {edge.index: edge for edge in self.edges}
 
     def node_type(self, node_id: str) -> type[NodeType]:
         return self.types[node_id]
@@ -139,6 +146,17 @@ def load(raw: Any) -> Graph:
     return graph
 
 
+@lru_cache(maxsize=256)
+def _load_canonical(canonical: str) -> Graph:
+    return load(json.loads(canonical))
+
+
+def load_cached(raw: Any) -> Graph:
+    """`load` for the engine: a workflow version is immutable and its runs
+    share one analysed Graph (which nobody mutates after analysis)."""
+    return _load_canonical(json.dumps(raw, sort_keys=True))
+
+
 def analyse(doc: WorkflowDoc) -> tuple[Graph | None, list[GraphError]]:
     errors: list[GraphError] = []
     errors += _validate_inputs_schema(doc)
@@ -186,10 +204,12 @@ def _validate_nodes(doc: WorkflowDoc, errors: list[GraphError]):
     nodes: dict[str, NodeDoc] = {}
     types: dict[str, type[NodeType]] = {}
     configs: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
     for node in doc.nodes:
-        if node.id in nodes or node.id in types:
+        if node.id in seen:
             errors.append(GraphError("duplicate_id", f"node '{node.id}': the id is used twice; give each node its own id", node=node.id))
             continue
+        seen.add(node.id)
         node_type = NODE_TYPES.get(node.type)
         if node_type is None:
             known = ", ".join(sorted(NODE_TYPES))
@@ -396,20 +416,56 @@ def _validate_loops(graph: Graph) -> list[GraphError]:
             errors.append(
                 GraphError("loop", f"loop '{loop}' has no edge back to it, so its body runs once; connect the body's last node back to the loop", node=loop, severity="warning")
             )
-        body: set[str] = set()
+        # The natural loop body: nodes on a path from the loop back to itself.
+        ahead = _reachable(graph, loop, forward=True, stop=loop)
+        behind: set[str] = set()
         for edge in backs:
-            frontier = [edge.source]
-            while frontier:
-                current = frontier.pop()
-                if current == loop or current in body:
-                    continue
-                body.add(current)
-                frontier += [e.source for e in graph.in_edges[current]]
-        graph.loop_body[loop] = body
+            behind |= _reachable(graph, edge.source, forward=False, stop=loop) | {edge.source}
+        body = ahead & behind
+        graph.loop_body[loop] = body if backs else set()
+        for node in sorted(body):
+            for edge in graph.in_edges[node]:
+                if edge.source != loop and edge.source not in body:
+                    errors.append(
+                        GraphError(
+                            "loop_body",
+                            f"edge {edge.label()} enters the body of loop '{loop}' from outside; a body runs once per "
+                            f"iteration, so connect '{edge.source}' to the loop node instead (its value stays readable "
+                            f"as nodes.{edge.source}.output)",
+                            edge=edge.index,
+                            node=node,
+                        )
+                    )
     for node in graph.nodes:
         containing = [loop for loop, body in graph.loop_body.items() if node in body]
         graph.enclosing_loop[node] = min(containing, key=lambda loop: len(graph.loop_body[loop]), default=None)
+    # Edges that leave loop bodies: their signals wait for the loop to finish,
+    # so what follows a loop runs once, after it, with its final values.
+    for edge in graph.edges:
+        exited = [
+            loop
+            for loop, body in graph.loop_body.items()
+            if body and (edge.source in body or edge.source == loop) and edge.target not in body and edge.target != loop
+        ]
+        if exited:
+            graph.exit_loops[edge.index] = sorted(exited, key=lambda loop: len(graph.loop_body[loop]))
     return errors
+
+
+def _reachable(graph: Graph, start: str, *, forward: bool, stop: str) -> set[str]:
+    """Nodes reachable from `start` (not including it), never passing through `stop`."""
+    found: set[str] = set()
+    frontier = [start]
+    while frontier:
+        current = frontier.pop()
+        edges = graph.out_edges[current] if forward else graph.in_edges[current]
+        for edge in edges:
+            nxt = edge.target if forward else edge.source
+            if nxt == stop or nxt in found:
+                continue
+            found.add(nxt)
+            frontier.append(nxt)
+    return found
 
 
 def _validate_fanouts(graph: Graph) -> list[GraphError]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -13,9 +12,25 @@ from editor.models import Run, Step
 
 
 class Recorder:
+    """Finished quick steps are buffered and written in bulk at `flush()`,
+    which the runner calls before it waits on anything, before a step with
+    outside effects starts, and at the end: a crash loses only unflushed
+    steps, which replay then runs again — executed at least once, recorded
+    exactly once."""
+
     def __init__(self, run: Run):
         self.run = run
         self.seq = run.steps.aggregate(m=Max("seq"))["m"] or 0
+        self._buffer: list[Step] = []
+
+    def flush(self) -> None:
+        if self._buffer:
+            Step.objects.bulk_create(self._buffer, ignore_conflicts=True)
+            self._buffer = []
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
 
     def _next_seq(self) -> int:
         self.seq += 1
@@ -65,16 +80,16 @@ class Recorder:
         if existing:
             Step.objects.filter(run=self.run, node_id=node, key=key).update(**values)
         else:
-            Step.objects.create(run=self.run, node_id=node, key=key, **values)
+            self._buffer.append(Step(run=self.run, node_id=node, key=key, **values))
 
     def steps_skipped(self, skipped: list[tuple[str, str, str]]) -> None:
         if not skipped:
             return
         now = timezone.now()
-        Step.objects.bulk_create(
-            [Step(run=self.run, node_id=n, key=k, node_type=t, status=Step.Status.SKIPPED, started_at=now, finished_at=now, seq=self._next_seq()) for n, k, t in skipped],
-            ignore_conflicts=True,
-        )
+        self._buffer += [
+            Step(run=self.run, node_id=n, key=k, node_type=t, status=Step.Status.SKIPPED, started_at=now, finished_at=now, seq=self._next_seq())
+            for n, k, t in skipped
+        ]
 
     def steps_cancelled(self, keys: list[tuple[str, str]], reason: str) -> None:
         now = timezone.now()
@@ -89,8 +104,8 @@ class Recorder:
     def cancel_requested(self) -> bool:
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
-    @transaction.atomic
     def finish(self, *, status: str, output: Any, error: dict | None, tokens: int, cost: float, steps: int) -> None:
+        self.flush()
         Run.objects.filter(pk=self.run.pk).update(
             status=status, output=output, error=error, tokens=tokens, cost_usd=cost, steps_count=steps, finished_at=timezone.now()
         )

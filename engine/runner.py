@@ -25,7 +25,7 @@ from editor.models import Run
 
 from . import events, ioloop, templating
 from .errors import NodeFailed, WorkflowError
-from .graph import Graph, InvalidWorkflow, load
+from .graph import Graph, InvalidWorkflow, load_cached
 from .nodes.base import NodeContext, NodeResult, Usage
 from .recording import Recorder
 from .scheduler import Activation, ReplayMismatch, Scheduler
@@ -34,6 +34,7 @@ from .streaming import publisher
 log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 0.2  # cancel, timeout and lease checks; cancel lands within this
+FLUSH_EVERY = 200  # buffered quick steps written at once
 LEASE_TTL_S = 30
 
 
@@ -103,6 +104,7 @@ class RunExecutor:
         self.tokens = 0
         self.cost = 0.0
         self.steps = 0
+        self.events: list[dict[str, Any]] = []  # published at the next flush, after the steps they announce are stored
 
     # ------------------------------------------------------------------ entry
 
@@ -125,7 +127,7 @@ class RunExecutor:
         self.publisher.start_run(run.pk)
         self.started = time.monotonic()
         try:
-            graph = load(run.graph)
+            graph = load_cached(run.graph)
         except InvalidWorkflow as exc:
             return self._finish("failed", error={"message": f"the workflow is invalid: {exc}", "reason": "invalid"})
         self.graph: Graph = graph
@@ -162,9 +164,12 @@ class RunExecutor:
                 act = ready.pop(0)
                 ready += self._start(act)
                 self._record_skips()
+                if self.recorder.buffered >= FLUSH_EVERY:
+                    self._flush()
                 if time.monotonic() >= next_check:
                     self._checks(lease)
                     next_check = time.monotonic() + CHECK_INTERVAL_S
+            self._flush()
             if not self.in_flight:
                 if self.scheduler.finished:
                     return
@@ -180,7 +185,13 @@ class RunExecutor:
                 self._checks(lease)
                 next_check = time.monotonic() + CHECK_INTERVAL_S
 
+    def _flush(self) -> None:
+        self.recorder.flush()
+        self.publisher.emit_many(self.events)
+        self.events = []
+
     def _checks(self, lease: Lease) -> None:
+        self._flush()
         lease.refresh()
         if self.recorder.cancel_requested():
             raise RunStopped("cancelled", "cancelled by a user", reason="cancelled")
@@ -232,6 +243,7 @@ class RunExecutor:
         if not node_type.is_io:
             return self._run_inline(act, node_type, ctx, rendered, started_at)
         flight = _Flight(act, node_type.type, rendered, started_at)
+        self._flush()  # what led here is stored before anything leaves the process
         self.recorder.step_started(node=act.node, key=act.key, node_type=node_type.type, rendered=rendered, attempt=1, started_at=started_at)
         self.publisher.emit(events.event(events.STEP_STARTED, self.run.pk, node=act.node, key=act.key, node_type=node_type.type, input=rendered, attempt=1))
         node = self.graph.nodes[act.node]
@@ -303,7 +315,7 @@ class RunExecutor:
             ports=ports, set_vars=result.set_vars, error="", attempts=attempts, usage=result.usage, model=result.model,
             demo=result.demo, started_at=started_at, finished_at=finished_at, existing=existing,
         )
-        self.publisher.emit(
+        self.events.append(
             events.event(
                 events.STEP_FINISHED, self.run.pk, node=act.node, key=act.key, node_type=node_type, status="succeeded",
                 input=rendered if not existing else None, output=result.output, ports=ports,
@@ -322,7 +334,7 @@ class RunExecutor:
             node=act.node, key=act.key, node_type=node_type, status="failed", rendered=rendered, output=None, ports=[], set_vars=None,
             error=message, attempts=attempts, usage=Usage(), model="", demo=False, started_at=started_at, finished_at=timezone.now(), existing=existing,
         )
-        self.publisher.emit(events.event(events.STEP_FAILED, self.run.pk, node=act.node, key=act.key, error=message, attempts=attempts))
+        self.events.append(events.event(events.STEP_FAILED, self.run.pk, node=act.node, key=act.key, error=message, attempts=attempts))
         name = self.graph.nodes[act.node].name or act.node
         raise RunStopped("failed", f"step '{name}' ({act.node}) failed: {message}", act.node, "step_failed")
 
@@ -331,14 +343,13 @@ class RunExecutor:
         if not skipped:
             return
         self.recorder.steps_skipped([(a.node, a.key, self.graph.types[a.node].type) for a in skipped])
-        for act in skipped:
-            self.publisher.emit(events.event(events.STEP_SKIPPED, self.run.pk, node=act.node, key=act.key))
+        self.events += [events.event(events.STEP_SKIPPED, self.run.pk, node=act.node, key=act.key) for act in skipped]
 
     def _abort_in_flight(self, reason: str) -> None:
         for flight in list(self.in_flight.values()):
             if flight.future is not None:
                 flight.future.cancel()
-            self.publisher.emit(events.event(events.STEP_CANCELLED, self.run.pk, node=flight.act.node, key=flight.act.key))
+            self.events.append(events.event(events.STEP_CANCELLED, self.run.pk, node=flight.act.node, key=flight.act.key))
         self.recorder.steps_cancelled([(f.act.node, f.act.key) for f in self.in_flight.values()], reason)
         self.in_flight.clear()
 
@@ -356,13 +367,15 @@ class RunExecutor:
         if error:
             error = {k: v for k, v in error.items() if v is not None}
         self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
-        self.publisher.emit(
+        self.events.append(
             events.event(
                 events.RUN_FINISHED, self.run.pk, status=status, output=output, error=error,
                 usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps},
                 duration_ms=round((time.monotonic() - self.started) * 1000, 1),
             )
         )
+        self.publisher.emit_many(self.events)
+        self.events = []
         self.publisher.flush()
         return status
 

@@ -2,10 +2,19 @@
 
 Edges carry signals, *taken* or *not taken*, in order. An ordinary node fires
 when every incoming edge holds a signal; it runs if at least one was taken and
-is skipped otherwise, sending *not taken* on (dead-path elimination). A loop
-fires on each signal alone. A fan-out opens one child frame per item; a frame
-ends when nothing in it is running, and the join fires when every item's frame
-has ended.
+is skipped otherwise, sending *not taken* on (dead-path elimination).
+
+A loop fires on its way in, then once per iteration when every edge back to
+it has signalled: again if one was taken, otherwise the loop is finished.
+Signals on edges that leave a loop's body (its `done` port included) wait
+until the loop finishes, and only the last one of each edge goes on: what
+follows a loop runs once, after it, on its final values.
+
+A fan-out opens one child frame per item; a frame ends when nothing in it is
+running, and the join fires when every item's frame has ended.
+
+Signals and frame closings go through work queues rather than recursion, so
+long chains and wide fan-outs need no deep stack.
 
 The scheduler never executes a node and never touches storage: `finish()` is
 fed the recorded result of each activation and returns what became ready. Fed
@@ -19,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .graph import Graph
-from .templating import Scope
+from .templating import NodesScope, Scope
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,9 @@ class _Frame:
     vars: dict[str, Any] = field(default_factory=dict)
     loop_iteration: dict[str, int] = field(default_factory=dict)
     join_inputs: dict[str, bool] = field(default_factory=dict)  # source -> taken, for the closing join
-    active: int = 0  # running activations + open fan-outs + open child frames
+    loop_open: dict[str, bool] = field(default_factory=dict)  # loop -> entered and not yet finished
+    exit_buffer: dict[str, dict[int, tuple[bool, int]]] = field(default_factory=dict)  # loop -> edge -> (last signal, hop)
+    active: int = 0  # running activations + open fan-outs
 
 
 class ReplayMismatch(Exception):
@@ -78,6 +89,12 @@ class Scheduler:
         self.skipped: list[Activation] = []  # skips since the last drain, for recording
         self._ready: list[Activation] = []
         self._fanouts: dict[tuple[str, str], _FanoutState] = {}
+        self._signals: deque[tuple[_Frame, Any, bool, int]] = deque()
+        self._to_settle: deque[_Frame] = deque()
+        self._edges = graph.edges_by_index
+        # Edges leaving a loop body are held before anything else is delivered,
+        # so a loop that finishes on this very signal already holds them.
+        self._out = {n: sorted(edges, key=lambda e: e.index not in graph.exit_loops) for n, edges in graph.out_edges.items()}
 
     # ------------------------------------------------------------------ public
 
@@ -98,13 +115,14 @@ class Scheduler:
         if node_type.fires_per_input and isinstance(output, dict) and isinstance(output.get("iteration"), int):
             # A loop reports the iterations it actually ran (a final `done` firing is not one).
             frame.loop_iteration[act.node] = output["iteration"]
+        frame.active -= 1
         if node_type.opens_fanout:
             self._open_fanout(frame, act, list(output or []))
         else:
-            for edge in self.graph.out_edges[act.node]:
-                self._deliver(frame, edge, ports is None or edge.port in ports)
-        frame.active -= 1
-        self._settle(frame)
+            for edge in self._out[act.node]:
+                self._send(frame, edge, ports is None or edge.port in ports)
+        self._to_settle.append(frame)
+        self._drain()
         return self._take_ready()
 
     def drain_skipped(self) -> list[Activation]:
@@ -124,16 +142,17 @@ class Scheduler:
     def context(self, act: Activation, run_input: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
         """The template scope of an activation: input, nodes, vars, loop, item/index, run."""
         chain = self._chain(self.frames[act.frame])
-        outputs: dict[str, Any] = {}
+        outputs = NodesScope("nodes", chain[0].outputs)
         variables: dict[str, Any] = {}
         loops: dict[str, int] = {}
         for frame in chain:
-            outputs.update(frame.outputs)
+            if frame is not chain[0]:
+                outputs.update(frame.outputs)
             variables.update(frame.vars)
             loops.update(frame.loop_iteration)
         scope: dict[str, Any] = {
             "input": Scope("input", run_input),
-            "nodes": Scope("nodes", {n: Scope(f"nodes.{n}", {"output": v}) for n, v in outputs.items()}),
+            "nodes": outputs,
             "vars": Scope("vars", variables),
             "loops": Scope("loops", {n: {"iteration": i} for n, i in loops.items()}),
             "run": Scope("run", run_info),
@@ -176,7 +195,22 @@ class Scheduler:
 
     # ------------------------------------------------------------------ signals
 
-    def _deliver(self, frame: _Frame, edge, taken: bool) -> None:
+    def _send(self, frame: _Frame, edge, taken: bool, hop: int = 0) -> None:
+        self._signals.append((frame, edge, taken, hop))
+
+    def _drain(self) -> None:
+        while self._signals or self._to_settle:
+            while self._signals:
+                self._deliver(*self._signals.popleft())
+            if self._to_settle:
+                self._settle(self._to_settle.popleft())
+
+    def _deliver(self, frame: _Frame, edge, taken: bool, hop: int) -> None:
+        exited = self.graph.exit_loops.get(edge.index, ())
+        if hop < len(exited):
+            # Leaving a loop's body: held until that loop finishes; the last signal wins.
+            frame.exit_buffer.setdefault(exited[hop], {})[edge.index] = (taken, hop)
+            return
         if frame.fanout is not None and edge.target == self.graph.fanout_join[frame.fanout]:
             # The end of an item's branch: remembered for the item's result.
             frame.join_inputs[edge.source] = frame.join_inputs.get(edge.source, False) or taken
@@ -190,18 +224,7 @@ class Scheduler:
         if node_type.closes_fanout:
             return  # a join fires when its fan-out's items are all done
         if node_type.fires_per_input:
-            for edge in in_edges:
-                queue = frame.signals.get(edge.index)
-                while queue:
-                    taken = queue.popleft()
-                    is_back = edge.index in self.graph.back_edges
-                    if taken:
-                        iteration = frame.loop_iteration.get(node, 0) + 1 if is_back else 1
-                        frame.loop_iteration[node] = iteration
-                        self._activate(frame, node, iteration=iteration)
-                    elif not is_back:
-                        self._skip(frame, node)  # the loop's way in was not taken
-                    # a back-edge not taken: the body ended another way; nothing to do
+            self._try_fire_loop(frame, node, in_edges)
             return
         if not all(frame.signals.get(e.index) for e in in_edges):
             return
@@ -213,6 +236,34 @@ class Scheduler:
             self._activate(frame, node, incoming=taken_sources)
         else:
             self._skip(frame, node)
+
+    def _try_fire_loop(self, frame: _Frame, loop: str, in_edges) -> None:
+        backs = [e for e in in_edges if e.index in self.graph.back_edges]
+        for edge in in_edges:
+            if edge.index in self.graph.back_edges:
+                continue
+            queue = frame.signals.get(edge.index)
+            while queue:
+                frame.loop_open[loop] = True
+                if queue.popleft():
+                    frame.loop_iteration[loop] = 1
+                    self._activate(frame, loop, iteration=1)
+                else:
+                    self._skip(frame, loop)  # the way in was not taken
+        while backs and all(frame.signals.get(e.index) for e in backs):
+            again = [frame.signals[e.index].popleft() for e in backs]
+            if not frame.loop_open.get(loop):
+                continue
+            if any(again):
+                iteration = frame.loop_iteration.get(loop, 0) + 1
+                frame.loop_iteration[loop] = iteration
+                self._activate(frame, loop, iteration=iteration)
+            else:
+                # The iteration ended without coming back: the loop is finished.
+                frame.loop_open[loop] = False
+                held = frame.exit_buffer.pop(loop, {})
+                for index, (taken, hop) in held.items():
+                    self._send(frame, self._edges[index], taken, hop + 1)
 
     def _activate(self, frame: _Frame, node: str, *, iteration: int = 0, incoming: dict[str, Any] | None = None, join_items: list[Any] | None = None) -> None:
         number = frame.counts.get(node, 0) + 1
@@ -235,8 +286,8 @@ class Scheduler:
             # Nothing enters the region; its join is skipped in this frame.
             self._skip(frame, self.graph.fanout_join[node])
             return
-        for edge in self.graph.out_edges[node]:
-            self._deliver(frame, edge, False)
+        for edge in self._out[node]:
+            self._send(frame, edge, False)
 
     # ------------------------------------------------------------------ fan-outs
 
@@ -261,25 +312,22 @@ class Scheduler:
                 item=state.items[index],
             )
             self.frames[child.key] = child
-            child.active += 1  # held while the region's entry signals are delivered
             for edge in self.graph.out_edges[state.fanout]:
-                self._deliver(child, edge, True)
-            child.active -= 1
-            self._settle(child)
+                self._send(child, edge, True)
+            self._to_settle.append(child)  # checked once its entry signals are delivered
         if state.done == len(state.items):
             self._close_fanout(frame, state)
 
     def _settle(self, frame: _Frame) -> None:
-        """Close an item's frame once nothing runs in it, and the fan-out once all items are closed."""
-        while frame.fanout is not None and frame.active == 0 and frame.key in self.frames:
-            state = frame.state
-            parent = frame.parent
-            state.results[frame.index] = self._item_result(frame)
-            state.done += 1
-            state.running -= 1
-            del self.frames[frame.key]
-            self._start_items(parent, state)
-            frame = parent
+        """Close an item's frame once nothing runs in it; start the next item or close the fan-out."""
+        if frame.fanout is None or frame.active != 0 or self.frames.get(frame.key) is not frame:
+            return
+        state = frame.state
+        state.results[frame.index] = self._item_result(frame)
+        state.done += 1
+        state.running -= 1
+        del self.frames[frame.key]
+        self._start_items(frame.parent, state)
 
     def _close_fanout(self, frame: _Frame, state: _FanoutState) -> None:
         if self._fanouts.pop((frame.key, state.fanout), None) is None:

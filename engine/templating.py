@@ -37,6 +37,23 @@ class Scope(dict):
 _PROBES = frozenset({"unsafe_callable", "alters_data", "jinja_pass_arg", "jinja_async_variant"})
 
 
+class NodesScope(Scope):
+    """`nodes`: outputs by node id, each wrapped as `nodes.<id>.output` only
+    when a template looks it up, so building a scope costs one dict copy."""
+
+    def __getitem__(self, node_id: str) -> Scope:
+        return Scope(f"nodes.{node_id}", {"output": dict.__getitem__(self, node_id)})
+
+    def values(self):  # type: ignore[override]
+        return [self[k] for k in self]
+
+    def items(self):  # type: ignore[override]
+        return [(k, self[k]) for k in self]
+
+    def get(self, key, default=None):  # type: ignore[override]
+        return self[key] if key in self else default
+
+
 class NamedUndefined(StrictUndefined):
     """A strict undefined that chains: `nodes.evaluate.output` stays one
     undefined value named `nodes.evaluate.output`, so `| default(...)` works on

@@ -446,10 +446,6 @@ def test_a_note_reusing_an_earlier_id_is_a_duplicate():
     assert err.code == "duplicate_id" and err.node == "a"
 
 
-@pytest.mark.xfail(
-    reason="BUG: graph._validate_nodes records only executable nodes as seen, so a note that comes first never collides",
-    strict=True,
-)
 @pytest.mark.parametrize("second", ["transform", "note"])
 def test_a_note_first_then_the_same_id_is_a_duplicate(second):
     # Ids must be unique on the canvas too, whatever the order of the nodes.
