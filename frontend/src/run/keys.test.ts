@@ -19,7 +19,8 @@ describe("step keys", () => {
 
   it("describes and orders keys as a person reads them", () => {
     expect(describeKey("2")).toBe("#2");
-    expect(describeKey("each#1[3]/1")).toBe("item 4 · #1");
+    expect(describeKey("each#1[3]/1")).toBe("item 4");
+    expect(describeKey("each#1[3]/2")).toBe("item 4 · #2");
     const keys = ["each#1[10]/1", "each#1[2]/1", "each#1[2]/2"];
     expect([...keys].sort(compareKeys)).toEqual(["each#1[2]/1", "each#1[2]/2", "each#1[10]/1"]);
   });

@@ -51,11 +51,12 @@ export function openingFanoutStep(key: string): { node: string; key: string } | 
   return { node: inner.fanout, key: `${frameKey(frames.slice(0, -1))}${inner.activation}` };
 }
 
-/** A short human label: "#2", "item 4 · #1", "item 1 › item 3 · #1". */
+/** A short human label: "#2", "item 4", "item 4 · #2" (its 2nd run in that item), "item 1 › item 3". */
 export function describeKey(key: string): string {
   const { frames, number } = parseKey(key);
   const items = frames.map((f) => `item ${f.index + 1}`);
-  return items.length ? `${items.join(" › ")} · #${number}` : `#${number}`;
+  if (!items.length) return `#${number}`;
+  return number > 1 ? `${items.join(" › ")} · #${number}` : items.join(" › ");
 }
 
 /** Orders keys by their frames' item indexes, then activation: item 2 before item 10. */

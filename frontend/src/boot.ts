@@ -1,0 +1,35 @@
+/**
+ * What the Django page hands the app: templates/workflow.html renders it with
+ * `json_script` as <script id="boot">; editor/pages.py builds it.
+ */
+import type { WorkflowDoc } from "./graph/format";
+import type { NodeTypeDescription } from "./graph/nodeTypes";
+import type { RunStatus } from "./run/types";
+
+export interface WorkflowInfo {
+  id: number;
+  name: string;
+  description: string;
+  team: number;
+  team_name: string;
+  version: number | null;
+  graph: WorkflowDoc | null;
+  template_slug?: string | null;
+  created_at?: string;
+  updated_at?: string;
+  last_run?: { id: number; status: RunStatus; created_at: string } | null;
+}
+
+export interface Boot {
+  workflow: WorkflowInfo;
+  nodeTypes: NodeTypeDescription[];
+  canRun: boolean;
+  runId: number | null;
+  demoMode: boolean;
+}
+
+export function readBoot(doc: Document = document): Boot {
+  const element = doc.getElementById("boot");
+  if (!element?.textContent) throw new Error("The page has no boot data (<script id=\"boot\">); reload it.");
+  return JSON.parse(element.textContent) as Boot;
+}

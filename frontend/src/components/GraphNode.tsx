@@ -1,0 +1,156 @@
+/**
+ * The one generic node: drawn from its type's description (label, category
+ * colour, ports) and the run overlay (status, badges, a preview of its text).
+ */
+import { Handle, Position, type NodeProps } from "@xyflow/react";
+import type { CSSProperties, KeyboardEvent } from "react";
+
+import { displayName } from "../graph/format";
+import { categoryColor } from "../graph/nodeTypes";
+import { BACK_HANDLE, INPUT_HANDLE, type StepFlowNode } from "../graph/toFlow";
+import type { NodeRun } from "../run/selectors";
+import { useRunOverlay } from "./RunOverlayContext";
+
+const STATUS_TEXT: Record<string, string> = {
+  idle: "not run",
+  running: "running",
+  succeeded: "succeeded",
+  failed: "failed",
+  skipped: "skipped",
+  cancelled: "cancelled",
+};
+
+function portLeft(index: number, count: number): string {
+  return `${((index + 1) / (count + 1)) * 100}%`;
+}
+
+export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
+  const overlay = useRunOverlay();
+  const run = overlay.nodes.get(id);
+  const status = run?.status ?? "idle";
+  const { node, desc, ports } = data;
+  const name = displayName(node);
+  const typeLabel = desc?.label ?? node.type;
+  const showPortLabels = ports.length > 1 || (ports.length === 1 && ports[0] !== "out");
+  const classes = [
+    "gnode",
+    `status-${status}`,
+    data.role ? `role-${data.role}` : "",
+    data.fanouts.length ? "in-fanout" : "",
+    showPortLabels ? "has-port-labels" : "",
+    overlay.selected === id ? "is-selected" : "",
+  ];
+  const select = () => overlay.onSelect(id);
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      select();
+    }
+  };
+
+  return (
+    <div
+      className={classes.filter(Boolean).join(" ")}
+      style={{ "--cat": categoryColor(desc?.category) } as CSSProperties}
+      role="button"
+      tabIndex={0}
+      aria-pressed={overlay.selected === id}
+      aria-label={`${name} (${typeLabel}), ${STATUS_TEXT[status]}`}
+      data-testid={`node-${id}`}
+      data-status={status}
+      title={desc?.description}
+      onClick={select}
+      onKeyDown={onKeyDown}
+    >
+      {data.hasInput && <Handle type="target" position={Position.Top} id={INPUT_HANDLE} isConnectable={false} />}
+      {data.loopTarget && <Handle type="target" position={Position.Left} id={BACK_HANDLE} isConnectable={false} className="handle-back" />}
+      <div className="gnode-head">
+        <span className="gnode-type">
+          {data.fanouts.length > 0 && (
+            <svg className="gnode-parallel" viewBox="0 0 12 12" width="11" height="11" aria-hidden="true">
+              <title>{`Runs once per item of fan-out ${data.fanouts.join(" › ")}`}</title>
+              <path d="M2 1v10M6 1v10M10 1v10" stroke="currentColor" strokeWidth="1.6" strokeLinecap="round" />
+            </svg>
+          )}
+          {typeLabel}
+        </span>
+        <span className="gnode-id">{node.id}</span>
+      </div>
+      <div className="gnode-name">{name}</div>
+      <NodePreview run={run} />
+      <NodeBadges run={run} data={data} />
+      {ports.map((port, index) => (
+        <Handle
+          key={port}
+          type="source"
+          position={Position.Bottom}
+          id={port}
+          isConnectable={false}
+          style={{ left: portLeft(index, ports.length) }}
+        />
+      ))}
+      {showPortLabels && (
+        <div className="gnode-ports" aria-hidden="true">
+          {ports.map((port, index) => (
+            <span key={port} className="gnode-port" style={{ left: portLeft(index, ports.length) }}>
+              {port}
+            </span>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function NodePreview({ run }: { run: NodeRun | undefined }) {
+  if (!run?.preview) return null;
+  return (
+    <div className={`gnode-preview ${run.status === "running" ? "is-streaming" : ""}`} data-testid="node-preview">
+      {run.preview}
+    </div>
+  );
+}
+
+function NodeBadges({ run, data }: { run: NodeRun | undefined; data: StepFlowNode["data"] }) {
+  if (!run) return null;
+  const badges: { key: string; text: string; title: string; tone?: string }[] = [];
+  const latest = run.latest;
+  if (data.role === "loop") {
+    const output = latest?.output as { iteration?: number } | undefined;
+    const max = data.node.config?.max_iterations;
+    const iteration = output?.iteration ?? Math.max(0, run.activations - 1);
+    if (iteration > 0)
+      badges.push({
+        key: "loop",
+        text: `↻ ${iteration}${typeof max === "number" ? `/${max}` : ""}`,
+        title: `Iteration ${iteration}${typeof max === "number" ? ` of at most ${max}` : ""}`,
+      });
+  } else if (run.activations > 1) {
+    badges.push({ key: "iter", text: `×${run.activations}`, title: `Ran ${run.activations} times (loop iterations)` });
+  }
+  if (data.role === "fanout" && latest?.hasOutput && Array.isArray(latest.output)) {
+    badges.push({ key: "items", text: `${latest.output.length} items`, title: `Fanned out over ${latest.output.length} items` });
+  }
+  if (run.fanout) {
+    const { done, total, failed, running } = run.fanout;
+    badges.push({
+      key: "fanout",
+      text: `${done}/${total ?? "?"}`,
+      title: `${done} of ${total ?? "?"} items done${running ? `, ${running} running` : ""}${failed ? `, ${failed} failed` : ""}`,
+    });
+    if (failed) badges.push({ key: "failed", text: `✕ ${failed}`, title: `${failed} items failed`, tone: "danger" });
+  }
+  if (latest && latest.attempt > 1) {
+    badges.push({ key: "attempt", text: `try ${latest.attempt}`, title: `Attempt ${latest.attempt}`, tone: "warn" });
+  }
+  if (!badges.length) return null;
+  return (
+    <div className="gnode-badges">
+      {badges.map((b) => (
+        <span key={b.key} className={`gnode-badge ${b.tone ? `tone-${b.tone}` : ""}`} title={b.title} data-testid={`badge-${b.key}`}>
+          {b.text}
+        </span>
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,59 @@
+/** This workflow's past runs, newest first; picking one opens it. */
+import { formatDateTime, formatRelative, formatTokens } from "../format";
+import type { RunSummary } from "../run/types";
+import { StatusPill } from "./StatusPill";
+
+interface Props {
+  runs: RunSummary[] | null;
+  error: string | null;
+  openRunId: number | null;
+  onOpen: (run: RunSummary) => void;
+  onRefresh: () => void;
+}
+
+export function RunHistory({ runs, error, openRunId, onOpen, onRefresh }: Props) {
+  return (
+    <section className="panel run-history" aria-labelledby="history-heading">
+      <div className="panel-head">
+        <h2 id="history-heading" className="panel-title">
+          Runs
+        </h2>
+        <button type="button" className="small ghost" onClick={onRefresh} aria-label="Refresh the run history">
+          ↻
+        </button>
+      </div>
+      {error && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {runs === null && !error && <p className="muted small">Loading…</p>}
+      {runs && runs.length === 0 && <p className="muted small">No runs yet.</p>}
+      {runs && runs.length > 0 && (
+        <ul className="history-list" data-testid="run-history">
+          {runs.map((run) => (
+            <li key={run.id}>
+              <button
+                type="button"
+                className={`history-item ${run.id === openRunId ? "is-open" : ""}`}
+                aria-current={run.id === openRunId ? "true" : undefined}
+                onClick={() => onOpen(run)}
+                title={formatDateTime(run.created_at)}
+              >
+                <span className="history-id">#{run.id}</span>
+                <StatusPill status={run.status} />
+                <span className="history-when">{formatRelative(run.created_at)}</span>
+                <span className="history-meta muted">
+                  {formatTokens(run.usage?.tokens)} tok
+                  {run.version != null && ` · v${run.version}`}
+                  {run.triggered_by && ` · ${run.triggered_by}`}
+                  {run.trigger && run.trigger !== "api" && ` · ${run.trigger}`}
+                </span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
