@@ -75,6 +75,11 @@ def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, nam
         warnings: list[dict[str, Any]] = []
         if graph is not None:
             warnings = check_graph(graph)
+            # A document edited by hand carries its own name and description.
+            if name is None and graph.get("name") and graph["name"] != latest.graph.get("name"):
+                name = graph["name"]
+            if description is None and "description" in graph and graph["description"] != latest.graph.get("description", ""):
+                description = graph["description"]
         if name is not None:
             workflow.name = name
         if description is not None:

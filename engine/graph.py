@@ -105,7 +105,8 @@ def _pydantic_errors(exc: ValidationError, raw: dict[str, Any]) -> list[GraphErr
 
 def parse(raw: Any) -> tuple[WorkflowDoc | None, list[GraphError]]:
     if not isinstance(raw, dict):
-        return None, [GraphError("format", f"a workflow must be a JSON object, not {type(raw).__name__}")]
+        kind = {list: "an array", str: "a string", type(None): "null", bool: "a boolean", int: "a number", float: "a number"}.get(type(raw), type(raw).__name__)
+        return None, [GraphError("format", f"a workflow must be a JSON object, not {kind}")]
     fmt = raw.get("format")
     if fmt is None:
         return None, [GraphError("format", f'format: missing; set "format": "{FORMAT_V1}"', field="format")]

@@ -15,6 +15,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     data = response.data
     if isinstance(data, dict) and "detail" in data and len(data) == 1:
         response.data = {"error": str(data["detail"])}
+    elif isinstance(data, list) and len(data) == 1 and isinstance(data[0], str):
+        response.data = {"error": str(data[0])}
     elif isinstance(data, (dict, list)) and response.status_code == status.HTTP_400_BAD_REQUEST and "errors" not in data:
         response.data = {"error": _flatten(data), "fields": data}
     return response

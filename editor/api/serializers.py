@@ -149,6 +149,17 @@ class CredentialSerializer(serializers.ModelSerializer):
         model = Credential
         fields = ["id", "team", "name", "base_url", "default_model", "api_key", "has_key", "created_at"]
         read_only_fields = ["created_at"]
+        # Uniqueness is checked in the view after membership, so an outsider
+        # cannot probe another team's credential names.
+        validators: list = []
+
+    def validate_team(self, team):
+        request = self.context["request"]
+        from ..access import teams_of
+
+        if not teams_of(request.user).filter(pk=team.pk).exists():
+            raise serializers.ValidationError(f"you are not a member of team {team.pk}")
+        return team
 
     def get_has_key(self, credential: Credential) -> bool:
         return bool(credential.encrypted_api_key)

@@ -2,6 +2,8 @@
 workflow or run is a 404; changes need an owner or editor role (403)."""
 from __future__ import annotations
 
+import re
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -39,9 +41,13 @@ def _require_write(request, team_id: int) -> None:
         raise PermissionDenied("your role in this team is viewer; ask an owner for editor rights to change or run its workflows")
 
 
+def _json_type(value) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
 def _valid(serializer_class, data, **kwargs):
     if not isinstance(data, dict):
-        raise ValidationError({"error": f"the request body must be a JSON object, not {type(data).__name__}"})
+        raise ValidationError(f"the request body must be a JSON object, not {_json_type(data)}")
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -50,12 +56,16 @@ def _valid(serializer_class, data, **kwargs):
 class WorkflowViewSet(viewsets.ViewSet):
     """Workflows of your teams; each save with a changed graph is a new version."""
 
+    lookup_value_regex = r"\d+"  # /api/workflows/abc/ is a 404, not a server error
+
     def _get(self, request, pk) -> Workflow:
         return get_object_or_404(access.workflows_of(request.user).select_related("team"), pk=pk)
 
-    def _team_for_create(self, request, team_id: int | None) -> Team:
+    def _team_for_create(self, request, team_id) -> Team:
         if team_id is None:
             return request.user.personal_team
+        if isinstance(team_id, bool) or not isinstance(team_id, int):
+            raise ValidationError({"team": [f"must be a team id (a number), not {team_id!r}"]})
         team = access.teams_of(request.user).filter(pk=team_id).first()
         if team is None:
             raise ValidationError({"team": [f"you are not a member of team {team_id}"]})
@@ -93,6 +103,8 @@ class WorkflowViewSet(viewsets.ViewSet):
         workflow = self._get(request, pk)
         _require_write(request, workflow.team_id)
         data = _valid(WorkflowWriteSerializer, request.data, partial=partial)
+        if data.get("team") is not None and data["team"] != workflow.team_id:
+            raise ValidationError({"team": ["a workflow cannot move to another team; export it and import it there"]})
         try:
             workflow, _ = services.save_workflow(
                 workflow, user=request.user, graph=data.get("graph"), name=data.get("name"),
@@ -112,7 +124,8 @@ class WorkflowViewSet(viewsets.ViewSet):
 
     def destroy(self, request, pk=None):
         workflow = self._get(request, pk)
-        _require_write(request, workflow.team_id)
+        if access.role_in(request.user, workflow.team_id) != Membership.Role.OWNER:
+            raise PermissionDenied("only a team owner can delete a workflow; editors can change and run it")
         workflow.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -134,9 +147,13 @@ class WorkflowViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         workflow = self._get(request, pk)
+        from urllib.parse import quote
+
         response = Response(workflow.latest_version.graph)
-        filename = "".join(c if c.isalnum() or c in "-_" else "-" for c in workflow.name.lower()).strip("-") or "workflow"
-        response["Content-Disposition"] = f'attachment; filename="{filename}.json"'
+        slug = re.sub(r"[^\w]+", "-", workflow.name.lower()).strip("-") or "workflow"
+        ascii_slug = re.sub(r"[^a-z0-9_-]+", "-", slug.encode("ascii", "ignore").decode()).strip("-") or "workflow"
+        # RFC 6266: an ASCII fallback plus the UTF-8 name for browsers that read it.
+        response["Content-Disposition"] = f"attachment; filename=\"{ascii_slug}.json\"; filename*=UTF-8''{quote(slug)}.json"
         return response
 
     @extend_schema(request={"application/json": {"type": "object"}}, responses={201: WorkflowSerializer})
@@ -194,6 +211,7 @@ class WorkflowViewSet(viewsets.ViewSet):
 
 class RunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = RunSerializer
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
         return access.runs_of(self.request.user).select_related("version", "triggered_by")
@@ -245,8 +263,6 @@ class CredentialViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         team = serializer.validated_data["team"]
-        if not access.teams_of(self.request.user).filter(pk=team.pk).exists():
-            raise ValidationError({"team": [f"you are not a member of team {team.pk}"]})
         if access.role_in(self.request.user, team.pk) != Membership.Role.OWNER:
             raise PermissionDenied("only a team owner can add credentials")
         if Credential.objects.filter(team=team, name=serializer.validated_data["name"]).exists():

@@ -106,11 +106,6 @@ def test_the_same_name_in_another_team_is_fine(personas, client_for, credential)
     assert r.status_code == 201
 
 
-@pytest.mark.xfail(
-    reason="BUG: the serializer's unique (team, name) check runs before the membership check, so an outsider "
-    "learns which credential names another team has ('The fields team, name must make a unique set.')",
-    strict=True,
-)
 def test_an_outsider_cannot_probe_another_teams_credential_names(personas, client_for, credential):
     acme = personas["acme"]
     taken = client_for(personas["mallory"]).post(URL, body(acme, name="openrouter"), format="json")

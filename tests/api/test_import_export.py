@@ -31,7 +31,7 @@ def test_export_is_the_format_v1_document_as_a_file(personas, client_for, acme_w
     r = export(client_for(personas["carol"]), acme_workflow)
 
     assert r.status_code == 200
-    assert re.fullmatch(r'attachment; filename="acme-newsletter-+weekly\.json"', r["Content-Disposition"])
+    assert re.match(r'attachment; filename="acme-newsletter-+weekly\.json"', r["Content-Disposition"])
     document = r.json()
     assert document["format"] == FORMAT_V1
     assert document["name"] == "Acme Newsletter (weekly)"
@@ -40,11 +40,6 @@ def test_export_is_the_format_v1_document_as_a_file(personas, client_for, acme_w
     assert not {"id", "team", "version"} & set(document)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a name outside Latin-1 makes Django MIME-encode the whole Content-Disposition value "
-    "('=?utf-8?b?...?='), which browsers do not read as an attachment with a filename",
-    strict=True,
-)
 def test_export_of_a_workflow_with_a_non_latin_name_still_downloads_as_a_named_file(personas, client_for):
     workflow = saved_workflow(personas["acme"], personas["alice"], name="工作流")
 
@@ -105,10 +100,6 @@ def test_a_viewer_cannot_import_into_the_team(personas, client_for):
     assert not Workflow.objects.exists()
 
 
-@pytest.mark.xfail(
-    reason="BUG: import passes an unvalidated `team` to a pk filter; a non-integer team raises ValueError/TypeError → 500",
-    strict=True,
-)
 @pytest.mark.parametrize("team", ["acme", [1]])
 def test_a_team_that_is_not_an_id_is_a_400_naming_team(personas, client_for, team):
     client = client_for(personas["alice"])
