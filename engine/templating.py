@@ -11,14 +11,19 @@
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
+import types
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Undefined, TemplateSyntaxError, nodes as jnodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.utils import missing
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from .errors import TemplateError
 
@@ -80,6 +85,8 @@ class NamedUndefined(StrictUndefined):
         return NamedUndefined(name=f"{self._full_name()}[{name!r}]")
 
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+        if self._undefined_exception is SecurityError and self._undefined_hint:
+            raise SecurityError(self._undefined_hint)  # the sandbox refused it: say so, not "undefined"
         raise UndefinedError(f"undefined name '{self._full_name()}'")
 
     __str__ = __iter__ = __len__ = __eq__ = __ne__ = __bool__ = __hash__ = _fail_with_undefined_error  # type: ignore[assignment]
@@ -88,20 +95,57 @@ class NamedUndefined(StrictUndefined):
 
 
 def _to_json(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _from_json(value: str) -> Any:
-    import json
-
     return json.loads(value)
+
+
+# Bounds every render (TEMPLATE_MAX_SECONDS); checked on each call and every 256 range() items.
+MAX_RENDER_SECONDS = float(os.environ.get("TEMPLATE_MAX_SECONDS", "2.0"))
+_deadline: ContextVar[float] = ContextVar("template_deadline", default=0.0)
+
+
+class TemplateTimeout(Exception):
+    pass
+
+
+def _check_deadline() -> None:
+    deadline = _deadline.get()
+    if deadline and time.monotonic() > deadline:
+        raise TemplateTimeout(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
+
+
+def _bounded_range(*args: int):
+    """The sandbox's range() (at most MAX_RANGE items) that also gives up when
+    the render's time is over, which bounds loops inside loops."""
+    for count, value in enumerate(safe_range(*args)):
+        if count % 256 == 0:
+            _check_deadline()
+        yield value
+
+
+class OrchestratorSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, with two of our rules:
+    - `a.b` on a mapping means the key `b` when there is one, so inputs and
+      nodes called `items` or `values` are not shadowed by dict methods;
+    - every call checks the render's deadline."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's signature)
+        _check_deadline()
+        return super().call(__context, __obj, *args, **kwargs)
 
 
 @lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(undefined=NamedUndefined, autoescape=False, keep_trailing_newline=True)
+    env = OrchestratorSandbox(undefined=NamedUndefined, autoescape=False, keep_trailing_newline=True)
+    env.globals["range"] = _bounded_range
     env.filters["json"] = _to_json
     env.filters["tojson"] = _to_json
     env.filters["fromjson"] = _from_json
@@ -134,6 +178,8 @@ def _fail(exc: Exception, node: str | None, field: str | None) -> TemplateError:
         message = f"{where}: template syntax error on line {exc.lineno}: {exc.message}"
     elif isinstance(exc, SecurityError):
         message = f"{where}: not allowed in templates: {exc}"
+    elif isinstance(exc, TemplateTimeout):
+        message = f"{where}: {exc}; simplify the template (loops over loops?)"
     else:
         message = f"{where}: {type(exc).__name__}: {exc}"
     return TemplateError(message, node=node, field=field)
@@ -141,13 +187,35 @@ def _fail(exc: Exception, node: str | None, field: str | None) -> TemplateError:
 
 def evaluate(expression: str, context: dict[str, Any], *, node: str | None = None, field: str | None = None) -> Any:
     """Evaluate a bare expression to a Python value."""
+    token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS) if not _deadline.get() else None
     try:
         value = _compile_expression(expression.strip())(**context)
         if isinstance(value, NamedUndefined):
             value._fail_with_undefined_error()
+        if isinstance(value, types.GeneratorType):
+            value = list(value)  # range() is lazy here; a value is a list
     except Exception as exc:  # any failure inside a user's expression is the user's to fix
         raise _fail(exc, node, field) from exc
+    finally:
+        if token is not None:
+            _deadline.reset(token)
+    _check_size(value, node, field)
     return value
+
+
+def _check_size(value: Any, node: str | None, field: str | None) -> None:
+    if isinstance(value, str):
+        size = len(value)
+    elif isinstance(value, (list, dict)):
+        size = len(json.dumps(value, default=str))
+    else:
+        return
+    if size > MAX_OUTPUT_CHARS:
+        raise TemplateError(
+            f"node '{node}', field '{field}': the value is {size} characters, over the limit of {MAX_OUTPUT_CHARS}",
+            node=node,
+            field=field,
+        )
 
 
 def render(value: Any, context: dict[str, Any], *, node: str | None = None, field: str | None = None) -> Any:
@@ -158,16 +226,14 @@ def render(value: Any, context: dict[str, Any], *, node: str | None = None, fiel
         expr = whole_expression(value)
         if expr is not None:
             return evaluate(expr, context, node=node, field=field)
+        token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
         try:
             text = _compile_template(value).render(**context)
         except Exception as exc:
             raise _fail(exc, node, field) from exc
-        if len(text) > MAX_OUTPUT_CHARS:
-            raise TemplateError(
-                f"node '{node}', field '{field}': rendered text is {len(text)} characters, over the limit of {MAX_OUTPUT_CHARS}",
-                node=node,
-                field=field,
-            )
+        finally:
+            _deadline.reset(token)
+        _check_size(text, node, field)
         return text
     if isinstance(value, list):
         return [render(item, context, node=node, field=f"{field}[{i}]") for i, item in enumerate(value)]
