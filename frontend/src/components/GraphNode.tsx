@@ -59,7 +59,6 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
       data-testid={`node-${id}`}
       data-status={status}
       title={desc?.description}
-      onClick={select}
       onKeyDown={onKeyDown}
     >
       {data.hasInput && <Handle type="target" position={Position.Top} id={INPUT_HANDLE} isConnectable={false} />}

@@ -106,7 +106,7 @@ export function RunPanel({ run, connection, canCancel, cancelling, cancelError, 
         </p>
       )}
       {run.error && (
-        <div className="run-error" role="alert" data-testid="run-error-message">
+        <div className={`run-error ${status === "cancelled" ? "is-cancelled" : ""}`} role="alert" data-testid="run-error-message">
           <strong>{status === "cancelled" ? "Stopped" : "Failed"}</strong>
           {run.error.node && (
             <>

@@ -66,6 +66,7 @@ export function WorkflowGraph({ doc, types, nodeRuns, selected, runActive, onSel
           edges={edges}
           nodeTypes={nodeTypes}
           onNodesChange={onNodesChange}
+          onNodeClick={(_, node) => node.type === "step" && onSelect(node.id)}
           nodesDraggable={false}
           nodesConnectable={false}
           nodesFocusable={false}

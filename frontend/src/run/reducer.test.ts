@@ -239,5 +239,11 @@ describe("loops and fan-outs", () => {
     expect(followTarget(state, null)).toBe(stepId("a", "1"));
     state = applyEvents(state, numbered(4, [finished("a", "x")]));
     expect(followTarget(state, stepId("a", "1"))).toBe(stepId("b", "1"));
+    // When the run breaks, the view goes to where it broke.
+    state = applyEvents(state, numbered(5, [
+      { type: "step.failed", node: "b", key: "1", error: "boom", attempts: 1 },
+      { type: "run.finished", status: "failed", output: null, error: { message: "boom", node: "b" }, usage: { tokens: 0, cost_usd: 0, steps: 1 } },
+    ]));
+    expect(followTarget(state, stepId("a", "1"))).toBe(stepId("b", "1"));
   });
 });

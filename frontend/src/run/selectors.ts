@@ -157,17 +157,21 @@ export function previewOf(step: StepState | undefined, state: RunState): string 
 /**
  * The step a "follow live" view shows: the one it shows while that is still
  * running; else the newest running step, preferring one that streams text;
- * else it stays where it is (so the last step stays in view when the run ends).
+ * else the newest failed step (where the run broke); else it stays where it
+ * is, so the last step stays in view when the run ends.
  */
 export function followTarget(state: RunState, current: StepId | null): StepId | null {
   const currentStep = current ? state.steps[current] : undefined;
   if (currentStep && effectiveStatus(currentStep, state) === "running") return current;
   let running: StepId | null = null;
+  let failed: StepId | null = null;
   for (let i = state.order.length - 1; i >= 0; i--) {
     const step = state.steps[state.order[i]];
-    if (effectiveStatus(step, state) !== "running") continue;
+    const status = effectiveStatus(step, state);
+    if (status === "failed") failed ??= step.id;
+    if (status !== "running") continue;
     if (step.text) return step.id;
     running ??= step.id;
   }
-  return running ?? current ?? state.lastStarted;
+  return running ?? failed ?? current ?? state.lastStarted;
 }
