@@ -48,13 +48,15 @@ class Recorder:
         Run.objects.filter(pk=self.run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
         self.run.refresh_from_db(fields=["status", "started_at", "cancel_requested"])
 
-    def step_started(self, *, node: str, key: str, node_type: str, rendered: Any, attempt: int, started_at) -> None:
-        """Only long steps get a row at start, so a crash shows them as interrupted."""
-        Step.objects.update_or_create(
-            run=self.run,
-            node_id=node,
-            key=key,
-            defaults={"node_type": node_type, "status": Step.Status.RUNNING, "input": rendered, "attempts": attempt, "started_at": started_at, "seq": 0},
+    def steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
+        """Rows for network steps as they start, so a crash shows them interrupted
+        (a row left by a crashed owner is taken over: same activation, attempt 1 again)."""
+        Step.objects.bulk_create(
+            [Step(run=self.run, node_id=node, key=key, node_type=node_type, status=Step.Status.RUNNING, input=rendered, attempts=1,
+                  started_at=started_at, seq=0) for node, key, node_type, rendered, started_at in started],
+            update_conflicts=True,
+            unique_fields=["run", "node_id", "key"],
+            update_fields=["status", "input", "attempts", "started_at"],
         )
 
     def step_finished(self, *, node: str, key: str, node_type: str, status: str, rendered: Any, output: Any, ports, set_vars,

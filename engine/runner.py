@@ -12,7 +12,6 @@ import queue
 import time
 import traceback
 import uuid
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +52,8 @@ class _Flight:
     node_type: str
     rendered: Any
     started_at: Any
-    future: Future | None = None
+    launch: tuple | None = None  # what _spawn needs to start it
+    task: Any = None  # the asyncio.Task on the I/O loop, once started
 
 
 class Lease:
@@ -101,6 +101,7 @@ class RunExecutor:
         self.publisher = publisher()
         self.completions: queue.Queue[_Flight] = queue.Queue()
         self.in_flight: dict[tuple[str, str], _Flight] = {}
+        self.to_launch: list[_Flight] = []
         self.tokens = 0
         self.cost = 0.0
         self.steps = 0
@@ -169,6 +170,7 @@ class RunExecutor:
                 if time.monotonic() >= next_check:
                     self._checks(lease)
                     next_check = time.monotonic() + CHECK_INTERVAL_S
+            self._launch()
             self._flush()
             if not self.in_flight:
                 if self.scheduler.finished:
@@ -243,9 +245,6 @@ class RunExecutor:
         if not node_type.is_io:
             return self._run_inline(act, node_type, ctx, rendered, started_at)
         flight = _Flight(act, node_type.type, rendered, started_at)
-        self._flush()  # what led here is stored before anything leaves the process
-        self.recorder.step_started(node=act.node, key=act.key, node_type=node_type.type, rendered=rendered, attempt=1, started_at=started_at)
-        self.publisher.emit(events.event(events.STEP_STARTED, self.run.pk, node=act.node, key=act.key, node_type=node_type.type, input=rendered, attempt=1))
         node = self.graph.nodes[act.node]
         policy = node.retry
         attempts = policy.max_attempts if policy else 1 + settings.LLM_MAX_RETRIES
@@ -253,10 +252,33 @@ class RunExecutor:
         ctx.emit_delta = lambda text, _act=act: self.publisher.emit_nowait(
             events.event(events.STEP_DELTA, self.run.pk, node=_act.node, key=_act.key, text=text)
         )
-        flight.future = ioloop.submit(self._run_io(act, node_type(), rendered, ctx, attempts, backoff, node.timeout_s))
-        flight.future.add_done_callback(lambda _f, _flight=flight: self.completions.put(_flight))
+        flight.launch = (node_type(), ctx, attempts, backoff, node.timeout_s)
+        self.to_launch.append(flight)
         self.in_flight[(act.node, act.key)] = flight
         return []
+
+    def _launch(self) -> None:
+        """Start the waiting network steps together: one write for their rows,
+        one wake-up of the I/O loop (a fan-out of a hundred calls is one batch)."""
+        if not self.to_launch:
+            return
+        batch, self.to_launch = self.to_launch, []
+        self._flush()  # what led here is stored before anything leaves the process
+        self.recorder.steps_started([(f.act.node, f.act.key, f.node_type, f.rendered, f.started_at) for f in batch])
+        self.publisher.emit_many([
+            events.event(events.STEP_STARTED, self.run.pk, node=f.act.node, key=f.act.key, node_type=f.node_type, input=f.rendered, attempt=1)
+            for f in batch
+        ])
+        ioloop.submit(self._spawn(batch))
+
+    async def _spawn(self, batch: list[_Flight]) -> None:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        for flight in batch:
+            node, ctx, attempts, backoff, timeout = flight.launch
+            flight.task = loop.create_task(self._run_io(flight.act, node, flight.rendered, ctx, attempts, backoff, timeout))
+            flight.task.add_done_callback(lambda _t, _flight=flight: self.completions.put(_flight))
 
     async def _run_io(self, act: Activation, node, rendered, ctx: NodeContext, attempts: int, backoff: float, timeout: float | None):
         import asyncio
@@ -291,7 +313,7 @@ class RunExecutor:
 
     def _land(self, flight: _Flight) -> list[Activation]:
         self.in_flight.pop((flight.act.node, flight.act.key), None)
-        future = flight.future
+        future = flight.task
         if future.cancelled():
             return []
         exc = future.exception()
@@ -346,9 +368,10 @@ class RunExecutor:
         self.events += [events.event(events.STEP_SKIPPED, self.run.pk, node=act.node, key=act.key) for act in skipped]
 
     def _abort_in_flight(self, reason: str) -> None:
+        self.to_launch = []
         for flight in list(self.in_flight.values()):
-            if flight.future is not None:
-                flight.future.cancel()
+            if flight.task is not None:
+                ioloop.call_soon(flight.task.cancel)
             self.events.append(events.event(events.STEP_CANCELLED, self.run.pk, node=flight.act.node, key=flight.act.key))
         self.recorder.steps_cancelled([(f.act.node, f.act.key) for f in self.in_flight.values()], reason)
         self.in_flight.clear()
