@@ -20,6 +20,8 @@ import { RunPanel } from "./RunPanel";
 import { StepInspector } from "./StepInspector";
 import { WorkflowGraph } from "./WorkflowGraph";
 
+const HISTORY_REFRESH_MS = 15000;
+
 function messageOf(exc: unknown): string {
   return exc instanceof ApiError || exc instanceof Error ? exc.message : String(exc);
 }
@@ -102,8 +104,13 @@ export function App({ boot }: { boot: Boot }) {
       })
       .catch((exc) => setHistoryError(`Cannot load the runs: ${messageOf(exc)}`));
   }, [workflow.id]);
-  // Reload when the open run changes or moves on (queued → running → finished).
+  // Reload when the open run changes or moves on (queued → running → finished),
+  // and now and then for runs started elsewhere (a teammate, the API, a schedule).
   useEffect(reloadHistory, [reloadHistory, runId, run.status]);
+  useEffect(() => {
+    const timer = setInterval(() => document.visibilityState === "visible" && reloadHistory(), HISTORY_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reloadHistory]);
 
   const openRun = useCallback(
     (summary: RunSummary | { id: number }, hint: Partial<RunSummary> | null = null, follow = pick.node == null) => {

@@ -8,6 +8,8 @@ import { applyMessage, initialRunState, resumeSeq, type RunState } from "../run/
 import { RunSocket, type ConnectionState } from "../run/socket";
 import { isRunFinished, type RunSummary, type ServerMessage } from "../run/types";
 
+const GAP_PATIENCE_MS = 2000;
+
 type Action = { type: "open"; runId: number | null; summary?: Partial<RunSummary> | null } | { type: "message"; runId: number; message: ServerMessage };
 
 function reduce(state: RunState, action: Action): RunState {
@@ -29,6 +31,7 @@ export function useRun(runId: number | null, summary?: Partial<RunSummary> | nul
     stateRef.current = state;
   }, [state]);
 
+  const socketRef = useRef<RunSocket | null>(null);
   const summaryRef = useRef(summary);
   summaryRef.current = summary;
 
@@ -47,8 +50,23 @@ export function useRun(runId: number | null, summary?: Partial<RunSummary> | nul
       isFinished: () => stateRef.current.runId === runId && isRunFinished(stateRef.current.status),
     });
     socket.start();
-    return () => socket.stop();
+    socketRef.current = socket;
+    return () => {
+      socket.stop();
+      socketRef.current = null;
+    };
   }, [runId]);
+
+  // Events held back behind a missing seq for long mean a batch was lost on
+  // the way: reconnecting replays the log from the watermark and fills the gap.
+  const waiting = state.ahead.length > 0;
+  useEffect(() => {
+    if (!waiting) return;
+    const timer = setTimeout(() => {
+      if (stateRef.current.ahead.length) socketRef.current?.reconnect();
+    }, GAP_PATIENCE_MS);
+    return () => clearTimeout(timer);
+  }, [waiting, state.watermark]);
 
   // Until the effect above has reset the state, show the new run as empty, not the old one.
   const visible = state.runId === runId ? state : initialRunState(runId, summary);

@@ -87,6 +87,18 @@ describe("RunSocket", () => {
     expect(denied.connections.at(-1)).toBe("denied");
   });
 
+  it("reconnects on request, resuming after the watermark", () => {
+    const state = { seq: 7, finished: false };
+    const { socket } = start(state);
+    FakeSocket.made[0].open();
+    socket.reconnect();
+    expect(FakeSocket.made[0].closed).toBe(true);
+    expect(FakeSocket.made[1].url).toBe("wss://example.test/ws/runs/9/?after=7");
+    FakeSocket.made[0].drop(1000); // the old socket's late close starts nothing
+    vi.advanceTimersByTime(5000);
+    expect(FakeSocket.made).toHaveLength(2);
+  });
+
   it("stops for good when the page closes it", () => {
     const { socket } = start({ seq: 0, finished: false });
     FakeSocket.made[0].open();

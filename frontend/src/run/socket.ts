@@ -63,6 +63,17 @@ export class RunSocket {
     if (socket && socket.readyState <= 1) socket.close(1000, "closed by the page");
   }
 
+  /** Drops the connection and opens a new one at once, resuming after the watermark. */
+  reconnect(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const socket = this.socket;
+    this.socket = null; // its close event is then ignored
+    if (socket && socket.readyState <= 1) socket.close(1000, "resuming");
+    this.open();
+  }
+
   private open(): void {
     const { runId, url = runSocketUrl, createSocket = (u: string) => new WebSocket(u) } = this.options;
     const after = this.options.resumeAfter();
