@@ -53,7 +53,7 @@ def reply_text(messages: list[dict[str, str]]) -> str:
 
 def _subject(prompt: str) -> str:
     first = next((line.strip() for line in prompt.splitlines() if line.strip()), "")
-    first = re.sub(r"\s+", " ", first)
+    first = re.sub(r"\s+", " ", first).rstrip(":;,. ")
     return (first[:77] + "...") if len(first) > 80 else first
 
 

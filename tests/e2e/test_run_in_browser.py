@@ -1,0 +1,72 @@
+"""A person's first five minutes, in a real browser: sign in, open a template,
+press Run, watch the text stream in, see the result."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from editor import services
+from editor.workflow_templates import all_templates
+
+from .conftest import real_password, shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def sign_in(page, server: str, username: str, password: str) -> None:
+    page.goto(f"http://{server}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"http://{server}/")
+
+
+def test_sign_in_open_a_template_run_it_and_watch_it_stream(page, live_daphne, worker, personas, settings):
+    settings.OPENAI_API_KEY = ""  # the offline demo model answers
+    settings.DEMO_TOKEN_DELAY_MS = 40  # slow enough to watch the text grow
+    alice = personas["alice"]
+    real_password(alice, "alice-password")
+    template = next(t for t in all_templates() if t["slug"] == "prompt-chaining")
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=template["graph"])
+
+    sign_in(page, live_daphne, "alice", "alice-password")
+    page.get_by_role("link", name=workflow.name).click()
+    page.wait_for_url(re.compile(rf".*/workflows/{workflow.pk}/.*"))
+    page.locator(".react-flow__node").first.wait_for()
+    assert page.locator(".react-flow__node").count() == len(template["graph"]["nodes"])
+    shot(page, "01-workflow-page")
+
+    page.get_by_role("button", name=re.compile(r"\bRun$")).click()
+    status = page.get_by_test_id("run-status")
+    status.wait_for()
+    output = page.get_by_test_id("step-output")
+    output.wait_for(timeout=20000)
+    # Tokens arrive over the WebSocket: the panel's text grows while the step runs.
+    page.wait_for_function("() => (document.querySelector('[data-testid=step-output]')?.textContent || '').length > 10", timeout=20000)
+    first = output.text_content()
+    page.wait_for_function(
+        "(n) => (document.querySelector('[data-testid=step-output]')?.textContent || '').length > n", arg=len(first), timeout=20000
+    )
+    shot(page, "02-streaming")
+    page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=60000)
+    result = page.get_by_test_id("run-output").text_content()
+    assert "[demo]" in result and "article" in result
+    shot(page, "03-finished")
+
+    # Reopening the run later shows the same state: nothing lives only in the tab.
+    run_id = workflow.runs.get().pk
+    page.goto(f"http://{live_daphne}/runs/{run_id}/")
+    page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=20000)
+    assert "[demo]" in page.get_by_test_id("run-output").text_content()
+
+
+def test_another_teams_workflow_page_is_not_found(page, live_daphne, worker, personas):
+    mallory = personas["mallory"]
+    real_password(mallory, "mallory-password")
+    alice = personas["alice"]
+    template = all_templates()[0]
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=template["graph"])
+    sign_in(page, live_daphne, "mallory", "mallory-password")
+    response = page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/")
+    assert response.status == 404
