@@ -30,6 +30,19 @@ describe("toFlow", () => {
     expect(y.c).toBeGreaterThan(y.b);
   });
 
+  it("lays branches out in the order of their ports, and notes beside the flow", () => {
+    const doc = docFromEdges(
+      { route: ["start"], a: ["route.billing"], b: ["route.tech"], c: ["route.default"] },
+      { route: "switch" },
+    );
+    doc.nodes.find((n) => n.id === "route")!.config = { cases: [{ port: "billing", expression: "x" }, { port: "tech", expression: "y" }] };
+    doc.nodes.push({ id: "memo", type: "note", config: { text: "hi" } });
+    const x = Object.fromEntries(toFlow(doc, types).nodes.map((n) => [n.id, n.position.x]));
+    expect(x.a).toBeLessThan(x.b);
+    expect(x.b).toBeLessThan(x.c);
+    expect(x.memo).toBeLessThan(Math.min(x.a, x.start));
+  });
+
   it("draws loop back-edges distinctly, into the loop's side handle", () => {
     const doc = docFromEdges({ retry: ["start", "body.out"], body: ["retry.next"], end: ["retry.done"] }, { retry: "loop", end: "output" });
     const flow = toFlow(doc, types);

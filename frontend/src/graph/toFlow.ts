@@ -51,7 +51,11 @@ export interface FlowGraph {
 
 export function toFlow(doc: WorkflowDoc, types: TypeIndex): FlowGraph {
   const backEdges = findBackEdges(doc);
-  const positions = positionsOf(doc, backEdges);
+  const positions = positionsOf(doc, {
+    backEdges,
+    isNote: (n) => isCanvasOnly(types.get(n.type), n.type),
+    portOrder: (n) => outputPortsOf(n, types.get(n.type)),
+  });
   const enclosing = enclosingFanouts(doc, fanoutRegions(doc, types, backEdges));
   const edgesDoc = doc.edges ?? [];
   const loopTargets = new Set(edgesDoc.filter((e, i) => backEdges.has(edgeIdOf(e, i))).map((e) => e.target));
