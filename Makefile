@@ -9,7 +9,7 @@ PIP := $(VENV)/bin/pip
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := frontend/node_modules/.installed
 BUILD := static/build/app.js
-FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) frontend/package.json frontend/vite.config.ts frontend/index.html
+FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) $(wildcard frontend/*.json frontend/*.ts frontend/*.html)
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
 
 .PHONY: run test test-python test-frontend test-postgres install build migrate bench clean help
