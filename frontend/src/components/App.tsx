@@ -46,7 +46,8 @@ export function App({ boot }: { boot: Boot }) {
   const runActive = runId != null && !isRunFinished(run.status);
 
   // ---- the graph: the run's own version when it differs from the latest
-  const runVersion = run.run?.version ?? null;
+  const ownRun = run.run != null && (run.run.workflow == null || run.run.workflow === workflow.id);
+  const runVersion = ownRun ? (run.run?.version ?? null) : null;
   const [versionGraphs, setVersionGraphs] = useState<Record<number, WorkflowDoc>>({});
   useEffect(() => {
     if (runVersion == null || runVersion === workflow.version || versionGraphs[runVersion]) return;
@@ -200,7 +201,16 @@ export function App({ boot }: { boot: Boot }) {
         </aside>
         <section className="wf-canvas" aria-label="Graph">
           {doc ? (
-            <WorkflowGraph doc={doc} types={types} nodeRuns={nodeRuns} selected={selectedNode} runActive={runActive} onSelect={selectNode} />
+            <WorkflowGraph
+              // A different version is a different drawing: remount, so it is fitted to view afresh.
+              key={doc === workflow.graph ? "latest" : `v${runVersion}`}
+              doc={doc}
+              types={types}
+              nodeRuns={nodeRuns}
+              selected={selectedNode}
+              runActive={runActive}
+              onSelect={selectNode}
+            />
           ) : (
             <p className="muted center">This workflow has no graph yet.</p>
           )}
@@ -213,6 +223,7 @@ export function App({ boot }: { boot: Boot }) {
             cancelling={cancelling}
             cancelError={cancelError}
             currentVersion={workflow.version}
+            workflowId={workflow.id}
             nodeName={nodeName}
             onCancel={cancel}
             onSelectNode={selectNode}

@@ -17,6 +17,7 @@ interface Props {
   cancelling: boolean;
   cancelError: string | null;
   currentVersion: number | null;
+  workflowId: number;
   nodeName: (nodeId: string) => string;
   onCancel: () => void;
   onSelectNode: (nodeId: string) => void;
@@ -31,7 +32,7 @@ const CONNECTION_TEXT: Record<string, string> = {
   idle: "",
 };
 
-export function RunPanel({ run, connection, canCancel, cancelling, cancelError, currentVersion, nodeName, onCancel, onSelectNode }: Props) {
+export function RunPanel({ run, connection, canCancel, cancelling, cancelError, currentVersion, workflowId, nodeName, onCancel, onSelectNode }: Props) {
   const status = run.status ?? "queued";
   const finished = isRunFinished(status);
   const now = useNow(!finished);
@@ -100,7 +101,12 @@ export function RunPanel({ run, connection, canCancel, cancelling, cancelError, 
           <dd>{formatDuration(duration)}</dd>
         </div>
       </dl>
-      {version != null && currentVersion != null && version !== currentVersion && (
+      {summary?.workflow != null && summary.workflow !== workflowId && (
+        <p className="form-error" role="alert">
+          This run belongs to another workflow. <a href={`/runs/${run.runId}/`}>Open it with its own workflow</a>.
+        </p>
+      )}
+      {version != null && currentVersion != null && version !== currentVersion && summary?.workflow === workflowId && (
         <p className="muted small">
           This run used version {version}; the workflow is now at version {currentVersion}.
         </p>
