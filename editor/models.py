@@ -137,6 +137,7 @@ class Step(models.Model):
     cost_usd = models.FloatField(default=0.0)
     model = models.CharField(max_length=120, blank=True, default="")
     demo = models.BooleanField(default=False)  # answered by the offline demo model
+    executor = models.CharField(max_length=200, blank=True, default="")  # which worker executed it
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

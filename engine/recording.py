@@ -60,7 +60,8 @@ class Recorder:
         )
 
     def step_finished(self, *, node: str, key: str, node_type: str, status: str, rendered: Any, output: Any, ports, set_vars,
-                      error: str, attempts: int, usage, model: str, demo: bool, started_at, finished_at, existing: bool) -> None:
+                      error: str, attempts: int, usage, model: str, demo: bool, started_at, finished_at, existing: bool,
+                      executor: str = "") -> None:
         values = dict(
             node_type=node_type,
             status=status,
@@ -78,6 +79,7 @@ class Recorder:
             started_at=started_at,
             finished_at=finished_at,
             seq=self._next_seq(),
+            executor=executor,
         )
         if existing:
             Step.objects.filter(run=self.run, node_id=node, key=key).update(**values)

@@ -7,8 +7,11 @@ Only this thread touches the scheduler and the database for the run, and only
 the holder of the run's lease runs this loop."""
 from __future__ import annotations
 
+import json
 import logging
+import os
 import queue
+import socket
 import time
 import traceback
 import uuid
@@ -22,7 +25,7 @@ from django.utils import timezone
 
 from editor.models import Run
 
-from . import events, ioloop, templating
+from . import events, execution, ioloop, templating
 from .errors import NodeFailed, WorkflowError
 from .graph import Graph, InvalidWorkflow, load_cached
 from .nodes.base import NodeContext, NodeResult, Usage
@@ -33,6 +36,8 @@ from .streaming import publisher
 log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 0.2  # cancel, timeout and lease checks; cancel lands within this
+LOCAL_EXECUTOR = f"{socket.gethostname()}:{os.getpid()}"
+REMOTE_GRACE_S = 30  # beyond a remote step's own time limits, before it is run here instead
 FLUSH_EVERY = 200  # buffered quick steps written at once
 LEASE_TTL_S = 30
 
@@ -53,7 +58,9 @@ class _Flight:
     rendered: Any
     started_at: Any
     launch: tuple | None = None  # what _spawn needs to start it
-    task: Any = None  # the asyncio.Task on the I/O loop, once started
+    task: Any = None  # the asyncio.Task on the I/O loop, once started here
+    remote_deadline: float = 0.0  # sent to another worker; run here if no result by then
+    relaunched: bool = False
 
 
 class Lease:
@@ -102,6 +109,9 @@ class RunExecutor:
         self.completions: queue.Queue[_Flight] = queue.Queue()
         self.in_flight: dict[tuple[str, str], _Flight] = {}
         self.to_launch: list[_Flight] = []
+        self.listener = None
+        self.stopping = False
+        self.executor_of: dict[tuple[str, str], str] = {}
         self.tokens = 0
         self.cost = 0.0
         self.steps = 0
@@ -125,7 +135,6 @@ class RunExecutor:
     def _execute(self, run: Run, lease: Lease) -> str:
         self.run = run
         self.recorder = Recorder(run)
-        self.publisher.start_run(run.pk)
         self.started = time.monotonic()
         try:
             graph = load_cached(run.graph)
@@ -195,6 +204,7 @@ class RunExecutor:
     def _checks(self, lease: Lease) -> None:
         self._flush()
         lease.refresh()
+        self._relaunch_lost_remote_steps()
         if self.recorder.cancel_requested():
             raise RunStopped("cancelled", "cancelled by a user", reason="cancelled")
         limit = self.settings.timeout_s
@@ -259,7 +269,9 @@ class RunExecutor:
 
     def _launch(self) -> None:
         """Start the waiting network steps together: one write for their rows,
-        one wake-up of the I/O loop (a fan-out of a hundred calls is one batch)."""
+        one wake-up of the I/O loop (a fan-out of a hundred calls is one batch).
+        A large batch is shared with other workers: all but the first chunk go
+        out as `engine.run_steps` tasks, so more workers speed up one run."""
         if not self.to_launch:
             return
         batch, self.to_launch = self.to_launch, []
@@ -267,9 +279,53 @@ class RunExecutor:
         self.recorder.steps_started([(f.act.node, f.act.key, f.node_type, f.rendered, f.started_at) for f in batch])
         self.publisher.emit_many([
             events.event(events.STEP_STARTED, self.run.pk, node=f.act.node, key=f.act.key, node_type=f.node_type, input=f.rendered, attempt=1)
-            for f in batch
+            for f in batch if not f.relaunched
         ])
-        ioloop.submit(self._spawn(batch))
+        local = batch
+        chunk = settings.ENGINE_SPREAD_CHUNK
+        if len(batch) >= settings.ENGINE_SPREAD_MIN_BATCH and chunk > 0:
+            local, remote = batch[:chunk], batch[chunk:]
+            for start in range(0, len(remote), chunk):
+                self._dispatch(remote[start:start + chunk])
+        ioloop.submit(self._spawn(local))
+
+    def _dispatch(self, flights: list[_Flight]) -> None:
+        from .tasks import run_steps
+
+        specs = []
+        for flight in flights:
+            _, _, attempts, backoff, timeout = flight.launch
+            flight.remote_deadline = time.monotonic() + (timeout or settings.LLM_TIMEOUT_S) * attempts + REMOTE_GRACE_S
+            specs.append(execution.StepSpec(flight.act.node, flight.act.key, flight.node_type, flight.rendered, attempts, backoff, timeout).as_dict())
+        self._listen()
+        run_steps.delay(self.run.pk, self.run.team_id, specs)
+
+    def _listen(self) -> None:
+        """Results of remote steps arrive on a Redis list; a thread moves them to the completion queue."""
+        if self.listener is not None:
+            return
+        import threading
+
+        def pump() -> None:
+            client = redis.Redis.from_url(settings.REDIS_URL)
+            key = execution.results_key(self.run.pk)
+            while not self.stopping:
+                item = client.blpop([key], timeout=0.5)
+                if item is not None:
+                    self.completions.put(json.loads(item[1]))
+
+        self.listener = threading.Thread(target=pump, name=f"run-{self.run.pk}-results", daemon=True)
+        self.listener.start()
+
+    def _relaunch_lost_remote_steps(self) -> None:
+        """A remote worker that died takes its steps with it: run them here after their deadline."""
+        now = time.monotonic()
+        for flight in self.in_flight.values():
+            if flight.remote_deadline and now > flight.remote_deadline and flight.task is None:
+                flight.remote_deadline = 0.0
+                flight.relaunched = True
+                self.to_launch.append(flight)
+        self._launch()
 
     async def _spawn(self, batch: list[_Flight]) -> None:
         import asyncio
@@ -277,29 +333,14 @@ class RunExecutor:
         loop = asyncio.get_running_loop()
         for flight in batch:
             node, ctx, attempts, backoff, timeout = flight.launch
-            flight.task = loop.create_task(self._run_io(flight.act, node, flight.rendered, ctx, attempts, backoff, timeout))
+            act = flight.act
+            on_retry = lambda attempt, message, _act=act: self.publisher.emit_nowait(  # noqa: E731
+                events.event(events.STEP_RETRYING, self.run.pk, node=_act.node, key=_act.key, attempt=attempt, error=message)
+            )
+            flight.task = loop.create_task(
+                execution.execute(node, flight.rendered, ctx, attempts=attempts, backoff=backoff, timeout=timeout, on_retry=on_retry)
+            )
             flight.task.add_done_callback(lambda _t, _flight=flight: self.completions.put(_flight))
-
-    async def _run_io(self, act: Activation, node, rendered, ctx: NodeContext, attempts: int, backoff: float, timeout: float | None):
-        import asyncio
-
-        for attempt in range(1, attempts + 1):
-            ctx.attempt = attempt
-            try:
-                coro = node.arun(rendered, ctx)
-                result = await (asyncio.wait_for(coro, timeout) if timeout else coro)
-                return result, attempt
-            except (NodeFailed, asyncio.TimeoutError) as exc:
-                retryable = isinstance(exc, asyncio.TimeoutError) or exc.retryable
-                message = f"timed out after {timeout:g} s" if isinstance(exc, asyncio.TimeoutError) else exc.message
-                if not retryable or attempt == attempts:
-                    raise _AttemptsExhausted(message, attempt) from exc
-                self.publisher.emit_nowait(
-                    events.event(events.STEP_RETRYING, self.run.pk, node=act.node, key=act.key, attempt=attempt + 1, error=message)
-                )
-                await asyncio.sleep(backoff * (2 ** (attempt - 1)))
-            except WorkflowError as exc:
-                raise _AttemptsExhausted(exc.message, attempt) from exc
 
     def _run_inline(self, act: Activation, node_type, ctx: NodeContext, rendered, started_at) -> list[Activation]:
         try:
@@ -311,19 +352,36 @@ class RunExecutor:
             self._fail_step(act, node_type.type, rendered, f"internal error in {node_type.type} node: {exc}", 1, started_at)
         return self._succeed(act, node_type.type, rendered, result, 1, started_at, existing=False)
 
-    def _land(self, flight: _Flight) -> list[Activation]:
-        self.in_flight.pop((flight.act.node, flight.act.key), None)
+    def _land(self, landed: _Flight | dict) -> list[Activation]:
+        if isinstance(landed, dict):
+            return self._land_remote(landed)
+        flight = landed
+        if self.in_flight.get((flight.act.node, flight.act.key)) is not flight:
+            return []  # already landed (a remote result came first)
+        self.in_flight.pop((flight.act.node, flight.act.key))
         future = flight.task
         if future.cancelled():
             return []
         exc = future.exception()
-        if isinstance(exc, _AttemptsExhausted):
+        if isinstance(exc, execution.AttemptsExhausted):
             self._fail_step(flight.act, flight.node_type, flight.rendered, exc.message, exc.attempts, flight.started_at, existing=True)
         if exc is not None:
             log.error("node %s crashed: %s", flight.act.node, "".join(traceback.format_exception(exc)))
             self._fail_step(flight.act, flight.node_type, flight.rendered, f"internal error: {exc}", 1, flight.started_at, existing=True)
         result, attempts = future.result()
         return self._succeed(flight.act, flight.node_type, flight.rendered, result, attempts, flight.started_at, existing=True)
+
+    def _land_remote(self, payload: dict) -> list[Activation]:
+        flight = self.in_flight.pop((payload["node"], payload["key"]), None)
+        if flight is None:
+            return []  # a duplicate, or a step this run no longer waits for
+        if flight.task is not None:
+            ioloop.call_soon(flight.task.cancel)  # it was also relaunched here; the first result wins
+        self.executor_of[(payload["node"], payload["key"])] = payload.get("executor", "")
+        if not payload["ok"]:
+            self._fail_step(flight.act, flight.node_type, flight.rendered, payload["error"], payload["attempts"], flight.started_at, existing=True)
+        result = execution.result_from_payload(payload)
+        return self._succeed(flight.act, flight.node_type, flight.rendered, result, payload["attempts"], flight.started_at, existing=True)
 
     def _succeed(self, act: Activation, node_type: str, rendered, result: NodeResult, attempts: int, started_at, *, existing: bool) -> list[Activation]:
         finished_at = timezone.now()
@@ -336,6 +394,7 @@ class RunExecutor:
             node=act.node, key=act.key, node_type=node_type, status="succeeded", rendered=rendered, output=result.output,
             ports=ports, set_vars=result.set_vars, error="", attempts=attempts, usage=result.usage, model=result.model,
             demo=result.demo, started_at=started_at, finished_at=finished_at, existing=existing,
+            executor=self.executor_of.pop((act.node, act.key), LOCAL_EXECUTOR),
         )
         self.events.append(
             events.event(
@@ -387,6 +446,9 @@ class RunExecutor:
         return reached
 
     def _finish(self, status: str, output: Any = None, error: dict | None = None) -> str:
+        self.stopping = True
+        if self.listener is not None:
+            redis.Redis.from_url(settings.REDIS_URL).delete(execution.results_key(self.run.pk))
         if error:
             error = {k: v for k, v in error.items() if v is not None}
         self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
@@ -401,10 +463,3 @@ class RunExecutor:
         self.events = []
         self.publisher.flush()
         return status
-
-
-class _AttemptsExhausted(Exception):
-    def __init__(self, message: str, attempts: int):
-        super().__init__(message)
-        self.message = message
-        self.attempts = attempts

@@ -2,8 +2,9 @@
 appended to the run's event log in Redis (what a connecting browser's snapshot
 is read from) and sent to the run's Channels group (what live browsers get).
 
-Only the worker that owns a run publishes for it, so the owner numbers events
-itself. Deltas are coalesced: while one batch is being sent, the next one
+Several workers may publish for one run (the owner, and workers running part
+of its fan-out), so numbers are handed out by Redis itself: one Lua script
+numbers a batch and appends it to the log atomically. Deltas are coalesced: while one batch is being sent, the next one
 gathers, and a batch with token text waits out STREAM_COALESCE_MS after the
 previous one, so a fast model cannot flood the layer."""
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Publisher:
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future | None]] | None = None
         self._task: asyncio.Task | None = None
         self._redis: aioredis.Redis | None = None
-        self._seq: dict[int, int] = {}
+        self._append = None
 
     # Called from any thread.
     def emit(self, event: dict[str, Any]) -> None:
@@ -43,10 +44,6 @@ class Publisher:
         """Block until everything emitted so far from this thread is published."""
         future = ioloop.submit(self._flush())
         future.result(timeout)
-
-    def start_run(self, run_id: int) -> None:
-        """Continue a run's numbering where its log ends (a new owner after a crash)."""
-        ioloop.submit(self._load_seq(run_id)).result(5)
 
     # On the I/O loop.
     def emit_nowait(self, event: dict[str, Any]) -> None:
@@ -71,10 +68,6 @@ class Publisher:
         if self._redis is None:
             self._redis = aioredis.from_url(settings.REDIS_URL)
         return self._redis
-
-    async def _load_seq(self, run_id: int) -> None:
-        value = await self._client().get(events.seq_key(run_id))
-        self._seq[run_id] = int(value or 0)
 
     async def _pump(self) -> None:
         assert self._queue is not None
@@ -110,21 +103,29 @@ class Publisher:
         if not by_run:
             return
         layer = get_channel_layer()
-        pipe = self._client().pipeline(transaction=False)
+        if self._append is None:
+            self._append = self._client().register_script(_APPEND_SCRIPT)
         for run_id, run_events in by_run.items():
-            seq = self._seq.get(run_id, 0)
-            for event in run_events:
-                seq += 1
-                event["seq"] = seq
-            self._seq[run_id] = seq
-            pipe.rpush(events.log_key(run_id), *[json.dumps(e, default=str) for e in run_events])
-            pipe.set(events.seq_key(run_id), seq, ex=LOG_TTL_S)
-            pipe.expire(events.log_key(run_id), LOG_TTL_S)
-        await pipe.execute()
-        for run_id, run_events in by_run.items():
+            encoded = [json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events]
+            first = await self._append(keys=[events.seq_key(run_id), events.log_key(run_id)], args=[LOG_TTL_S, *encoded])
+            for offset, event in enumerate(run_events):
+                event["seq"] = int(first) + offset
             await layer.group_send(events.group_name(run_id), {"type": "run.events", "events": run_events})
-            if any(e["type"] == events.RUN_FINISHED for e in run_events):
-                self._seq.pop(run_id, None)
+
+
+# Numbers a batch of a run's events and appends them to its log, atomically:
+# the log's order is the seq order, whichever worker published.
+_APPEND_SCRIPT = """
+local count = #ARGV - 1
+local last = redis.call('INCRBY', KEYS[1], count)
+local first = last - count + 1
+for i = 2, #ARGV do
+  redis.call('RPUSH', KEYS[2], '{"seq": ' .. (first + i - 2) .. ', ' .. string.sub(ARGV[i], 2))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return first
+"""
 
 
 def coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:

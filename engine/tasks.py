@@ -17,6 +17,14 @@ def advance_run(run_id: int) -> str | None:
     return RunExecutor(run_id).execute()
 
 
+@shared_task(name="engine.run_steps", bind=True, acks_late=True)
+def run_steps(self, run_id: int, team_id: int | None, specs: list[dict]) -> None:
+    """Run a share of a run's network steps (a fan-out's calls) for the worker that owns the run."""
+    from .execution import run_remote_steps
+
+    run_remote_steps(run_id, team_id, specs, executor=self.request.hostname or "worker")
+
+
 @worker_ready.connect
 def recover_orphaned_runs(**kwargs) -> None:
     """Runs left queued or running by a worker that died get a new owner."""

@@ -165,8 +165,11 @@ CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")
 
 # Token deltas are coalesced for this long before they go to the browser.
 STREAM_COALESCE_MS = float(os.environ.get("STREAM_COALESCE_MS", "30"))
-# How many runs one worker process advances at once (each is an asyncio loop in a thread).
-ENGINE_MAX_LLM_CONCURRENCY = int(os.environ.get("ENGINE_MAX_LLM_CONCURRENCY", "200"))
+# A batch of at least ENGINE_SPREAD_MIN_BATCH network steps (a wide fan-out) is
+# shared out in chunks of ENGINE_SPREAD_CHUNK to other workers; 0 keeps every
+# step on the worker that owns the run.
+ENGINE_SPREAD_MIN_BATCH = int(os.environ.get("ENGINE_SPREAD_MIN_BATCH", "32"))
+ENGINE_SPREAD_CHUNK = int(os.environ.get("ENGINE_SPREAD_CHUNK", "25"))
 
 LOGGING = {
     "version": 1,

@@ -249,3 +249,41 @@ def test_only_the_lease_holder_advances_a_run(personas, transactional_db):
     finally:
         other.release()
     assert RunExecutor(run.pk).execute() == "succeeded"
+
+
+def test_a_wide_fanout_is_shared_with_other_workers(run_graph, fake_llm, settings):
+    """Past ENGINE_SPREAD_MIN_BATCH, chunks of a fan-out go out as engine.run_steps
+    tasks: executed by a worker task, recorded once by the run's owner."""
+    settings.ENGINE_SPREAD_MIN_BATCH = 4
+    settings.ENGINE_SPREAD_CHUNK = 3
+    fake_llm.latency_s = 0.05
+    graph = wf(
+        [{"id": "fan", "type": "fanout", "config": {"items": "{{ range(10) | list }}", "max_parallel": 100}},
+         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+    run = run_graph(graph)
+    assert run.status == "succeeded", run.error
+    assert run.output == [f"fake reply to: item {i}" for i in range(10)]
+    work = run.steps.filter(node_id="work")
+    assert work.count() == 10 and all(step.status == "succeeded" and step.tokens_out > 0 for step in work)
+    executors = {step.executor for step in work}
+    assert len(executors) == 2, executors  # the owner's share and the task's share
+    assert len(fake_llm.requests) == 10  # each call made once
+
+
+def test_a_failed_remote_step_fails_the_run_with_its_message(run_graph, fake_llm, settings):
+    settings.ENGINE_SPREAD_MIN_BATCH = 2
+    settings.ENGINE_SPREAD_CHUNK = 1
+    fake_llm.responder = lambda body: Reply(status=401) if "item 1" in body["messages"][-1]["content"] else None
+    graph = wf(
+        [{"id": "fan", "type": "fanout", "config": {"items": "{{ [0, 1] }}"}}, llm_node("work", prompt="item {{ item }}"),
+         {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+    run = run_graph(graph)
+    assert run.status == "failed"
+    failed = run.steps.get(node_id="work", status="failed")
+    assert failed.key == "fan#1[1]/1" and "refused the request (401)" in failed.error
