@@ -35,7 +35,9 @@ const CONNECTION_TEXT: Record<string, string> = {
 export function RunPanel({ run, connection, canCancel, cancelling, cancelError, currentVersion, workflowId, nodeName, onCancel, onSelectNode }: Props) {
   const status = run.status ?? "queued";
   const finished = isRunFinished(status);
-  const now = useNow(!finished);
+  // Ticks to keep the running duration moving; events re-render in between, so read the clock here.
+  useNow(!finished, 500);
+  const now = Date.now();
   if (run.runId == null) {
     return (
       <section className="panel run-panel" aria-label="Run">
