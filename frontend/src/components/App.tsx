@@ -127,7 +127,7 @@ export function App({ boot }: { boot: Boot }) {
   // ---- starting and cancelling
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<string | null>(null);
-  const run_ = useCallback(
+  const startNewRun = useCallback(
     async (input: Record<string, unknown>) => {
       setStarting(true);
       setStartError(null);
@@ -195,7 +195,7 @@ export function App({ boot }: { boot: Boot }) {
             disabledReason={disabledReason}
             starting={starting}
             error={startError}
-            onRun={run_}
+            onRun={startNewRun}
           />
           <RunHistory runs={history} error={historyError} openRunId={runId} onOpen={(r) => openRun(r)} onRefresh={reloadHistory} />
         </aside>
