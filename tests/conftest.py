@@ -161,3 +161,8 @@ def live_daphne(django_db_setup, django_db_blocker):
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests and costs seconds.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's event loop must not meet other tests' asyncio.run()."""
+    items.sort(key=lambda item: "/e2e/" in str(item.fspath))

@@ -14,8 +14,10 @@ def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API runs an event loop in this thread
+    # while it is open, which other tests' asyncio.run() must not meet.
     path = chromium_path()
     if not path:
         pytest.skip("NO CHROMIUM FOUND: browser tests skipped (apt-get install chromium, or set CHROMIUM=/path)")
@@ -23,7 +25,18 @@ def browser():
 
     # Playwright's sync API keeps an event loop in this thread; the test's own
     # ORM calls are still plain synchronous code (Playwright's documented advice).
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield from _launch(sync_playwright, path)
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _launch(sync_playwright, path: str):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=path,
