@@ -36,6 +36,13 @@ def workflow_page(request, pk: int):
     workflow = access.workflows_of(request.user).select_related("team").filter(pk=pk).first()
     if workflow is None:
         raise Http404("No such workflow in your teams")
+    run_id = request.GET.get("run", "")
+    if run_id.isdigit():
+        run = access.runs_of(request.user).filter(pk=int(run_id)).values_list("workflow_id", flat=True).first()
+        if run is None:
+            raise Http404("No such run in your teams")
+        if run != workflow.pk:
+            return redirect(f"/runs/{run_id}/")  # a run is shown on its own workflow
     boot = {
         "workflow": WorkflowSerializer(workflow, context={"request": request}).data,
         "nodeTypes": [cls.describe() for cls in NODE_TYPES.values()],

@@ -13,6 +13,7 @@ from django.utils import timezone
 from engine import events
 from engine.graph import GraphError, validate
 from engine.runner import validate_input
+from engine.streaming import reset_run_log
 
 from .models import Run, Team, Workflow, WorkflowVersion
 
@@ -112,6 +113,7 @@ def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, gra
             workflow=workflow, version=version, graph=graph, team=team, input=run_input,
             triggered_by=user if user and user.is_authenticated else None, trigger=trigger,
         )
+        reset_run_log(run.pk)
         transaction.on_commit(lambda: advance_run.delay(run.pk))
     return run
 

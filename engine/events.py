@@ -1,6 +1,6 @@
 """The event vocabulary, named once. The engine emits these; the WebSocket
 consumer forwards them; the browser applies them. Every event carries `run`,
-`type`, and (once published) `seq`, the run's event sequence number.
+`type`, `at` (Unix time) and, once published, `seq`: the run's event sequence number.
 
 run.started    {status}
 run.finished   {status, output, error, usage: {tokens, cost_usd, steps}, duration_ms}
@@ -8,12 +8,13 @@ step.started   {node, key, node_type, input, attempt}
 step.delta     {node, key, text}                 token text, coalesced
 step.retrying  {node, key, attempt, error}       the partial text so far is void
 step.finished  {node, key, status, output, ports, usage, model, demo, attempts, duration_ms, run_usage}
-step.failed    {node, key, error, attempts}
+step.failed    {node, key, error, attempts, duration_ms}
 step.skipped   {node, key}                       not reached on this activation
 step.cancelled {node, key}
 """
 from __future__ import annotations
 
+import time
 from typing import Any
 
 RUN_STARTED = "run.started"
@@ -30,8 +31,9 @@ ALL = {RUN_STARTED, RUN_FINISHED, STEP_STARTED, STEP_DELTA, STEP_RETRYING, STEP_
 
 
 def event(kind: str, run_id: int, **payload: Any) -> dict[str, Any]:
+    """An event; `at` is when it happened (Unix seconds), for durations and timelines."""
     assert kind in ALL, kind
-    return {"type": kind, "run": run_id, **payload}
+    return {"type": kind, "run": run_id, "at": round(time.time(), 4), **payload}
 
 
 def group_name(run_id: int) -> str:

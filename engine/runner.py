@@ -415,7 +415,9 @@ class RunExecutor:
             node=act.node, key=act.key, node_type=node_type, status="failed", rendered=rendered, output=None, ports=[], set_vars=None,
             error=message, attempts=attempts, usage=Usage(), model="", demo=False, started_at=started_at, finished_at=timezone.now(), existing=existing,
         )
-        self.events.append(events.event(events.STEP_FAILED, self.run.pk, node=act.node, key=act.key, error=message, attempts=attempts))
+        duration_ms = round((timezone.now() - started_at).total_seconds() * 1000, 2)
+        self.events.append(events.event(events.STEP_FAILED, self.run.pk, node=act.node, key=act.key, error=message, attempts=attempts,
+                                        input=rendered, duration_ms=duration_ms))
         name = self.graph.nodes[act.node].name or act.node
         raise RunStopped("failed", f"step '{name}' ({act.node}) failed: {message}", act.node, "step_failed")
 

@@ -159,6 +159,15 @@ def publisher() -> Publisher:
     return _publisher
 
 
+def reset_run_log(run_id: int) -> None:
+    """A new run starts with an empty log, whatever a reused id left in Redis."""
+    import redis
+
+    from .execution import results_key
+
+    redis.Redis.from_url(settings.REDIS_URL).delete(events.log_key(run_id), events.seq_key(run_id), results_key(run_id))
+
+
 async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
     """The run's published events with seq > after, in order."""
     client = aioredis.from_url(settings.REDIS_URL)

@@ -67,6 +67,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "editor.context.build_version",
             ],
         },
     },
@@ -109,7 +110,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # daphne serves static files through WhiteNoise straight from static/ (the
 # built front end included), so no collectstatic step is needed to run.
 WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+# Re-read static files on each request (a rebuilt front end is served at once): development only.
+WHITENOISE_AUTOREFRESH = env_bool("WHITENOISE_AUTOREFRESH", DEBUG)
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"

@@ -102,6 +102,13 @@ class NodeType:
             "executable": cls.executable,
             "output_ports": cls.output_ports({}) if not cls.dynamic_ports() else None,
             "dynamic_ports": cls.dynamic_ports(),
+            "is_io": cls.is_io,
+            "roles": {
+                "fires_per_input": cls.fires_per_input,
+                "opens_fanout": cls.opens_fanout,
+                "closes_fanout": cls.closes_fanout,
+                "sets_run_output": cls.sets_run_output,
+            },
         }
 
     @classmethod
