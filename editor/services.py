@@ -130,3 +130,59 @@ def cancel_run(run: Run) -> Run:
         async_to_sync(get_channel_layer().group_send)(events.group_name(run.pk), {"type": "run.status", "status": "cancelled"})
     run.refresh_from_db()
     return run
+
+
+def _downstream_of(graph, node: str) -> set[str]:
+    """`node` and everything reachable from it, loop back-edges included (a
+    node inside a loop body re-runs the loop around it)."""
+    seen = {node}
+    stack = [node]
+    while stack:
+        for edge in graph.out_edges.get(stack.pop(), []):
+            if edge.target not in seen:
+                seen.add(edge.target)
+                stack.append(edge.target)
+    return seen
+
+
+def rerun_from(run: Run, *, from_node: str, user, run_input: Any = None) -> Run:
+    """A new run of the same version that reuses the old run's recorded outputs
+    for every node not downstream of `from_node`: those steps are copied in
+    (in their recorded order), and the engine's replay resumes from there."""
+    from engine.graph import InvalidWorkflow, load
+    from engine.tasks import advance_run
+
+    from .models import Step
+
+    if not run.is_finished:
+        raise ServiceError(f"run {run.pk} is still {run.status}; wait for it to finish (or cancel it) before re-running from a step", status=409)
+    try:
+        graph = load(run.graph)
+    except InvalidWorkflow as exc:
+        raise ServiceError(f"run {run.pk}'s workflow no longer loads: {exc}") from exc
+    if from_node not in graph.nodes:
+        raise ServiceError(f"from_node: run {run.pk}'s workflow has no node '{from_node}'", field="from_node")
+    if run_input is None:
+        run_input = run.input
+    elif not isinstance(run_input, dict):
+        raise ServiceError(f"input: must be a JSON object of the workflow's inputs, not {type(run_input).__name__}")
+    problems = validate_input(run.graph, run_input)
+    if problems:
+        raise ServiceError("; ".join(problems), fields=problems)
+    redo = _downstream_of(graph, from_node)
+    kept = [s for s in run.steps.filter(status=Step.Status.SUCCEEDED).order_by("seq", "id") if s.node_id not in redo]
+    with transaction.atomic():
+        new = Run.objects.create(
+            workflow=run.workflow, version=run.version, graph=run.graph, team=run.team, input=run_input,
+            triggered_by=user if user and user.is_authenticated else None, trigger="rerun",
+        )
+        reset_run_log(new.pk)
+        Step.objects.bulk_create([
+            Step(run=new, node_id=s.node_id, key=s.key, seq=seq, node_type=s.node_type, status=s.status, ports=s.ports,
+                 input=s.input, output=s.output, set_vars=s.set_vars, attempts=s.attempts, tokens_in=s.tokens_in,
+                 tokens_out=s.tokens_out, cost_usd=s.cost_usd, model=s.model, demo=s.demo, executor=s.executor,
+                 started_at=s.started_at, finished_at=s.finished_at)
+            for seq, s in enumerate(kept, start=1)
+        ])
+        transaction.on_commit(lambda: advance_run.delay(new.pk))
+    return new
