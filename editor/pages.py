@@ -54,6 +54,21 @@ def workflow_page(request, pk: int):
 
 
 @login_required
+def workflow_new(request):
+    """An empty canvas: the editor creates the workflow (POST /api/workflows/) on its first save."""
+    team = request.user.personal_team
+    workflow = {"id": None, "name": "Untitled workflow", "description": "", "team": team.pk, "team_name": team.name, "version": None, "graph": None}
+    boot = {
+        "workflow": workflow,
+        "nodeTypes": [cls.describe() for cls in NODE_TYPES.values()],
+        "canRun": True,
+        "runId": None,
+        "demoMode": not settings.OPENAI_API_KEY,
+    }
+    return render(request, "workflow.html", {"workflow": workflow, "boot": boot})
+
+
+@login_required
 def run_page(request, pk: int):
     run = access.runs_of(request.user).filter(pk=pk).first()
     if run is None or run.workflow_id is None:

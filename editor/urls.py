@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", pages.workflow_list, name="workflow-list"),
     path("workflows/<int:pk>/", pages.workflow_page, name="workflow"),
+    path("workflows/new/", pages.workflow_new, name="workflow-new"),
     path("runs/<int:pk>/", pages.run_page, name="run"),
     path("healthz", pages.healthz, name="healthz"),
 ]
