@@ -73,6 +73,7 @@ class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
+        WAITING = "waiting"  # parked until a person answers a human step
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
@@ -94,6 +95,8 @@ class Run(models.Model):
     cost_usd = models.FloatField(default=0.0)
     steps_count = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    parked_at = models.DateTimeField(null=True, blank=True)  # since when it waits for a person
+    parked_s = models.FloatField(default=0.0)  # time spent waiting for people, not counted against timeout_s
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -112,6 +115,7 @@ class Step(models.Model):
 
     class Status(models.TextChoices):
         RUNNING = "running"
+        WAITING = "waiting"  # a human step waiting for its answer
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         SKIPPED = "skipped"
@@ -138,6 +142,8 @@ class Step(models.Model):
     model = models.CharField(max_length=120, blank=True, default="")
     demo = models.BooleanField(default=False)  # answered by the offline demo model
     executor = models.CharField(max_length=200, blank=True, default="")  # which worker executed it
+    answer = models.JSONField(null=True, blank=True)  # a person's answer to a human step: {decision, answer, by, at, comment}
+    deadline = models.DateTimeField(null=True, blank=True)  # a human step's timeout
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

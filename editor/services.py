@@ -15,7 +15,7 @@ from engine.graph import GraphError, validate
 from engine.runner import validate_input
 from engine.streaming import reset_run_log
 
-from .models import Run, Team, Workflow, WorkflowVersion
+from .models import Membership, Run, Step, Team, Workflow, WorkflowVersion
 
 
 class ServiceError(Exception):
@@ -119,14 +119,15 @@ def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, gra
 
 
 def cancel_run(run: Run) -> Run:
-    """Ask the engine to stop a run; a run no worker has picked up yet stops here."""
+    """Ask the engine to stop a run; a run no worker holds (queued, or waiting for a person) stops here."""
     if run.is_finished:
-        raise ServiceError(f"run {run.pk} already {run.status}; only queued or running runs can be cancelled", status=409)
+        raise ServiceError(f"run {run.pk} already {run.status}; only queued, running or waiting runs can be cancelled", status=409)
     Run.objects.filter(pk=run.pk).update(cancel_requested=True)
-    stopped = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
+    stopped = Run.objects.filter(pk=run.pk, status__in=[Run.Status.QUEUED, Run.Status.WAITING]).update(
         status=Run.Status.CANCELLED, finished_at=timezone.now(), error={"message": "cancelled by a user", "reason": "cancelled"}
     )
     if stopped:
+        Step.objects.filter(run=run, status=Step.Status.WAITING).update(status=Step.Status.CANCELLED, finished_at=timezone.now())
         async_to_sync(get_channel_layer().group_send)(events.group_name(run.pk), {"type": "run.status", "status": "cancelled"})
     run.refresh_from_db()
     return run
@@ -186,3 +187,42 @@ def rerun_from(run: Run, *, from_node: str, user, run_input: Any = None) -> Run:
         ])
         transaction.on_commit(lambda: advance_run.delay(new.pk))
     return new
+
+
+def answer_human_step(run: Run, *, user, node: str, key: str | None, decision: str, answer: Any = None, comment: str = "") -> Step:
+    """Record a person's answer to a waiting human step and wake the run.
+    Only an assignee (or, with none named, an owner or editor of the team) may answer, once."""
+    import jsonschema
+
+    from engine.tasks import advance_run
+
+    waiting = Step.objects.filter(run=run, node_id=node, status=Step.Status.WAITING)
+    if key:
+        waiting = waiting.filter(key=key)
+    step = waiting.order_by("-id").first()
+    if step is None:
+        raise ServiceError(f"node: run {run.pk} has no step of '{node}' waiting for an answer", status=409)
+    config = step.input or {}
+    assignees = config.get("assignees") or []
+    role = Membership.objects.filter(team_id=run.team_id, user=user).values_list("role", flat=True).first()
+    if assignees and user.get_username() not in assignees:
+        raise ServiceError(f"only {', '.join(assignees)} may answer this step", status=403)
+    if not assignees and role not in (Membership.Role.OWNER, Membership.Role.EDITOR):
+        raise ServiceError("only an owner or editor of this team may answer this step", status=403)
+    if decision not in ("approve", "reject"):
+        raise ServiceError("decision: must be 'approve' or 'reject'")
+    if decision == "reject" and not config.get("allow_reject", True):
+        raise ServiceError("decision: this step cannot be rejected, only approved")
+    answer = answer if answer is not None else {}
+    form = config.get("form")
+    if form and decision == "approve":
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(form).iter_errors(answer))
+        if error is not None:
+            where = "answer" + "".join(f".{p}" for p in error.absolute_path)
+            raise ServiceError(f"{where}: {error.message}")
+    record = {"decision": decision, "answer": answer, "comment": comment[:2000], "by": user.get_username(), "at": timezone.now().isoformat()}
+    if not Step.objects.filter(pk=step.pk, status=Step.Status.WAITING, answer__isnull=True).update(answer=record):
+        raise ServiceError("this step was already answered", status=409)
+    transaction.on_commit(lambda: advance_run.delay(run.pk))
+    step.refresh_from_db()
+    return step

@@ -11,6 +11,8 @@ step.finished  {node, key, status, output, ports, usage, model, demo, attempts, 
 step.failed    {node, key, error, attempts, duration_ms}
 step.skipped   {node, key}                       not reached on this activation
 step.cancelled {node, key}
+step.waiting   {node, key, prompt, assignees, form, allow_reject, deadline}   a human step asks a person
+run.waiting    {waiting_on: [{node, key, assignees}]}   parked until an answer: no worker is held
 """
 from __future__ import annotations
 
@@ -26,8 +28,11 @@ STEP_FINISHED = "step.finished"
 STEP_FAILED = "step.failed"
 STEP_SKIPPED = "step.skipped"
 STEP_CANCELLED = "step.cancelled"
+STEP_WAITING = "step.waiting"
+RUN_WAITING = "run.waiting"
 
-ALL = {RUN_STARTED, RUN_FINISHED, STEP_STARTED, STEP_DELTA, STEP_RETRYING, STEP_FINISHED, STEP_FAILED, STEP_SKIPPED, STEP_CANCELLED}
+ALL = {RUN_STARTED, RUN_FINISHED, RUN_WAITING, STEP_STARTED, STEP_DELTA, STEP_RETRYING, STEP_FINISHED, STEP_FAILED, STEP_SKIPPED,
+       STEP_CANCELLED, STEP_WAITING}
 
 
 def event(kind: str, run_id: int, **payload: Any) -> dict[str, Any]:

@@ -46,7 +46,12 @@ class Recorder:
     def mark_running(self) -> None:
         now = timezone.now()
         Run.objects.filter(pk=self.run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
-        self.run.refresh_from_db(fields=["status", "started_at", "cancel_requested"])
+        parked = Run.objects.filter(pk=self.run.pk, status=Run.Status.WAITING).values_list("parked_at", "parked_s").first()
+        if parked is not None:
+            parked_at, parked_s = parked
+            waited = (now - parked_at).total_seconds() if parked_at else 0.0
+            Run.objects.filter(pk=self.run.pk).update(status=Run.Status.RUNNING, parked_at=None, parked_s=parked_s + waited)
+        self.run.refresh_from_db(fields=["status", "started_at", "cancel_requested", "parked_s"])
 
     def steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
         """Rows for network steps as they start, so a crash shows them interrupted
@@ -94,6 +99,19 @@ class Recorder:
             Step(run=self.run, node_id=n, key=k, node_type=t, status=Step.Status.SKIPPED, started_at=now, finished_at=now, seq=self._next_seq())
             for n, k, t in skipped
         ]
+
+    def find_step(self, node: str, key: str) -> Step | None:
+        return Step.objects.filter(run=self.run, node_id=node, key=key).first()
+
+    def step_waiting(self, *, node: str, key: str, node_type: str, rendered: Any, started_at, deadline) -> None:
+        Step.objects.update_or_create(
+            run=self.run, node_id=node, key=key,
+            defaults={"node_type": node_type, "status": Step.Status.WAITING, "input": rendered, "attempts": 1,
+                      "started_at": started_at, "deadline": deadline, "seq": 0},
+        )
+
+    def park(self) -> None:
+        Run.objects.filter(pk=self.run.pk).update(status=Run.Status.WAITING, parked_at=timezone.now())
 
     def steps_cancelled(self, keys: list[tuple[str, str]], reason: str) -> None:
         now = timezone.now()

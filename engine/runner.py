@@ -14,6 +14,7 @@ import queue
 import socket
 import time
 import traceback
+from datetime import timedelta
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,10 @@ LOCAL_EXECUTOR = f"{socket.gethostname()}:{os.getpid()}"
 REMOTE_GRACE_S = 30  # beyond a remote step's own time limits, before it is run here instead
 FLUSH_EVERY = 200  # buffered quick steps written at once
 LEASE_TTL_S = 30
+
+
+class Parked(Exception):
+    """Nothing can run until a person answers: the run waits without a worker."""
 
 
 class RunStopped(Exception):
@@ -111,6 +116,7 @@ class RunExecutor:
         self.to_launch: list[_Flight] = []
         self.listener = None
         self.stopping = False
+        self.waiting: list[tuple[Activation, Any]] = []  # human steps with no answer yet, and their deadlines
         self.executor_of: dict[tuple[str, str], str] = {}
         self.tokens = 0
         self.cost = 0.0
@@ -151,15 +157,18 @@ class RunExecutor:
             self.scheduler, ready = Scheduler.replay(graph, recorded)
         except ReplayMismatch as exc:
             return self._finish("failed", error={"message": f"cannot resume: {exc}", "reason": "replay"})
-        if run.status == Run.Status.QUEUED:
+        if run.status in (Run.Status.QUEUED, Run.Status.WAITING):
             self.recorder.mark_running()
             self.publisher.emit(events.event(events.RUN_STARTED, run.pk, status="running"))
         if run.started_at:
-            elapsed = (timezone.now() - run.started_at).total_seconds()
+            # Time spent waiting for people does not count against timeout_s.
+            elapsed = (timezone.now() - run.started_at).total_seconds() - self.run.parked_s
             self.started = time.monotonic() - max(0.0, elapsed)
         self.run_info = {"id": run.pk, "workflow": run.workflow_id}
         try:
             self._loop(list(ready), lease)
+        except Parked:
+            return self._park()
         except RunStopped as stop:
             self._abort_in_flight(stop.message)
             return self._finish(stop.status, error={"message": stop.message, "node": stop.node, "reason": stop.reason})
@@ -184,6 +193,8 @@ class RunExecutor:
             if not self.in_flight:
                 if self.scheduler.finished:
                     return
+                if self.waiting:
+                    raise Parked()
                 raise RunStopped("failed", "the run cannot continue: no step is running or ready (a join or merge waits for a branch that never ends)", reason="stuck")
             try:
                 flight = self.completions.get(timeout=max(0.0, next_check - time.monotonic()))
@@ -252,6 +263,8 @@ class RunExecutor:
             rendered = self._render(act, ctx)
         except WorkflowError as exc:
             self._fail_step(act, node_type.type, None, exc.message, 1, started_at)
+        if node_type.waits_for_person:
+            return self._start_human(act, node_type, ctx, rendered, started_at)
         if not node_type.is_io:
             return self._run_inline(act, node_type, ctx, rendered, started_at)
         flight = _Flight(act, node_type.type, rendered, started_at)
@@ -341,6 +354,44 @@ class RunExecutor:
                 execution.execute(node, flight.rendered, ctx, attempts=attempts, backoff=backoff, timeout=timeout, on_retry=on_retry)
             )
             flight.task.add_done_callback(lambda _t, _flight=flight: self.completions.put(_flight))
+
+    def _start_human(self, act: Activation, node_type, ctx: NodeContext, rendered, started_at) -> list[Activation]:
+        """A human step: done if answered (or past its deadline), else asked and waited for."""
+        step = self.recorder.find_step(act.node, act.key)
+        now = timezone.now()
+        if step is not None and (step.answer or (step.deadline and now >= step.deadline)):
+            ctx.answer = step.answer
+            result = node_type().run(rendered, ctx)
+            return self._succeed(act, node_type.type, rendered, result, 1, step.started_at or started_at, existing=True)
+        if step is None:
+            timeout = rendered.get("timeout_s")
+            deadline = now + timedelta(seconds=timeout) if timeout else None
+            self._flush()
+            self.recorder.step_waiting(node=act.node, key=act.key, node_type=node_type.type, rendered=rendered, started_at=started_at, deadline=deadline)
+            self.events.append(events.event(
+                events.STEP_WAITING, self.run.pk, node=act.node, key=act.key, prompt=rendered.get("prompt"),
+                assignees=rendered.get("assignees") or [], form=rendered.get("form"), allow_reject=rendered.get("allow_reject", True),
+                deadline=deadline.isoformat() if deadline else None,
+            ))
+        else:
+            deadline = step.deadline
+        self.waiting.append((act, deadline))
+        return []
+
+    def _park(self) -> str:
+        """Leave the run waiting: recorded, announced, woken by an answer or at the first deadline."""
+        self._flush()
+        self.recorder.park()
+        waiting_on = [{"node": act.node, "key": act.key, "assignees": self.graph.configs[act.node].get("assignees") or []}
+                      for act, _ in self.waiting]
+        self.publisher.emit_many([events.event(events.RUN_WAITING, self.run.pk, waiting_on=waiting_on)])
+        self.publisher.flush()
+        deadlines = [deadline for _, deadline in self.waiting if deadline is not None]
+        if deadlines:
+            from .tasks import advance_run
+
+            advance_run.apply_async((self.run.pk,), eta=min(deadlines))
+        return "waiting"
 
     def _run_inline(self, act: Activation, node_type, ctx: NodeContext, rendered, started_at) -> list[Activation]:
         try:

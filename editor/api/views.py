@@ -250,6 +250,28 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
             return _service_error(exc)
         return Response({"id": new.pk, "status": new.status, "version": new.version.number if new.version else None}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request={"application/json": {"type": "object", "properties": {
+            "node": {"type": "string"}, "key": {"type": "string"}, "decision": {"enum": ["approve", "reject"]},
+            "answer": {"type": "object"}, "comment": {"type": "string"}}, "required": ["node", "decision"]}},
+        responses=StepSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def answer(self, request, pk=None):
+        """Answer a human step the run waits on: approve or reject, with the form's fields."""
+        run = self.get_object()
+        body = request.data if isinstance(request.data, dict) else None
+        if body is None or not isinstance(body.get("node"), str):
+            return Response({"error": 'node: required; send {"node": "<human node id>", "decision": "approve" | "reject"}'}, status=400)
+        try:
+            step = services.answer_human_step(
+                run, user=request.user, node=body["node"], key=body.get("key"), decision=body.get("decision", ""),
+                answer=body.get("answer"), comment=str(body.get("comment", "")),
+            )
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return Response(StepSerializer(step).data, status=status.HTTP_202_ACCEPTED)
+
     @extend_schema(responses=StepSerializer(many=True))
     @action(detail=True, methods=["get"])
     def steps(self, request, pk=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import NodeType
 from .condition import ConditionNode
 from .fanout import FanoutNode
+from .human import HumanNode
 from .join import JoinNode
 from .llm import LLMNode
 from .loop import LoopNode
@@ -28,6 +29,7 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         JoinNode,
         MergeNode,
         TransformNode,
+        HumanNode,
         NoteNode,
     )
 }

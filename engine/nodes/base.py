@@ -56,7 +56,7 @@ class NodeContext:
     join_items: list[Any] = field(default_factory=list)  # a join's item results, in item order
     emit_delta: Callable[[str], None] = lambda text: None
     attempt: int = 1
-    cached_output: Any = None
+    answer: dict[str, Any] | None = None  # a person's recorded answer, for a node that waits for one
 
     def evaluate(self, field_name: str, expression: str) -> Any:
         return evaluate(expression, self.scope, node=self.node_id, field=field_name)
@@ -81,6 +81,7 @@ class NodeType:
     opens_fanout: ClassVar[bool] = False  # a fanout: its output is the item list
     closes_fanout: ClassVar[bool] = False  # a join: collects item results
     sets_run_output: ClassVar[bool] = False  # an output: its value becomes the run's output
+    waits_for_person: ClassVar[bool] = False  # a human step: the run is parked until an answer
 
     @classmethod
     def output_ports(cls, config: dict[str, Any]) -> list[str]:
@@ -108,6 +109,7 @@ class NodeType:
                 "opens_fanout": cls.opens_fanout,
                 "closes_fanout": cls.closes_fanout,
                 "sets_run_output": cls.sets_run_output,
+                "waits_for_person": cls.waits_for_person,
             },
         }
 
