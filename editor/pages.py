@@ -27,7 +27,16 @@ def workflow_list(request):
             active_runs=Count("runs", filter=Q(runs__status__in=[Run.Status.QUEUED, Run.Status.RUNNING])),
         )
     )
-    recent_runs = access.runs_of(request.user).select_related("workflow")[:10]
+    recent_runs = list(access.runs_of(request.user).select_related("workflow")[:10])
+    from .models import Step
+
+    # Who each waiting run waits for, so nobody has to open it to find out.
+    waiting_steps = Step.objects.filter(run__in=[r.pk for r in recent_runs], status=Step.Status.WAITING).values_list("run_id", "input")
+    waiting_for: dict[int, list[str]] = {}
+    for run_id, config in waiting_steps:
+        waiting_for.setdefault(run_id, []).extend((config or {}).get("assignees") or ["an editor"])
+    for run in recent_runs:
+        run.waiting_for = ", ".join(dict.fromkeys(waiting_for.get(run.pk, [])))
     return render(request, "workflow_list.html", {"workflows": workflows, "recent_runs": recent_runs, "demo_mode": not settings.OPENAI_API_KEY})
 
 
@@ -74,6 +83,39 @@ def run_page(request, pk: int):
     if run is None or run.workflow_id is None:
         raise Http404("No such run in your teams")
     return redirect(f"/workflows/{run.workflow_id}/?run={run.pk}")
+
+
+@login_required
+def answer_page(request, pk: int):
+    """A person answers the human steps a run waits on (the API's POST /api/runs/{id}/answer/, as a form)."""
+    from . import services
+    from .models import Step
+
+    run = access.runs_of(request.user).select_related("workflow").filter(pk=pk).first()
+    if run is None:
+        raise Http404("No such run in your teams")
+    error = ""
+    if request.method == "POST":
+        step = Step.objects.filter(run=run, pk=request.POST.get("step", "")).first()
+        if step is None:
+            error = "That step is not waiting any more."
+        else:
+            form = (step.input or {}).get("form") or {}
+            answer = {name: request.POST.get(f"field_{name}", "") for name in (form.get("properties") or {})}
+            try:
+                services.answer_human_step(run, user=request.user, node=step.node_id, key=step.key,
+                                           decision=request.POST.get("decision", ""), answer=answer, comment=request.POST.get("comment", ""))
+            except services.ServiceError as exc:
+                error = exc.message
+            else:
+                return redirect(f"/runs/{run.pk}/")
+    waiting = [
+        {"step": step, "prompt": (step.input or {}).get("prompt", ""), "assignees": (step.input or {}).get("assignees") or [],
+         "fields": list(((step.input or {}).get("form") or {}).get("properties", {}).items()),
+         "allow_reject": (step.input or {}).get("allow_reject", True)}
+        for step in run.steps.filter(status=Step.Status.WAITING)
+    ]
+    return render(request, "answer.html", {"run": run, "waiting": waiting, "error": error})
 
 
 def healthz(request):

@@ -12,5 +12,6 @@ urlpatterns = [
     path("workflows/<int:pk>/", pages.workflow_page, name="workflow"),
     path("workflows/new/", pages.workflow_new, name="workflow-new"),
     path("runs/<int:pk>/", pages.run_page, name="run"),
+    path("runs/<int:pk>/answer/", pages.answer_page, name="run-answer"),
     path("healthz", pages.healthz, name="healthz"),
 ]

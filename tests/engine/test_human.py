@@ -99,3 +99,19 @@ def test_a_waiting_run_can_be_cancelled(run_graph, personas, client_for):
     response = client_for(personas["alice"]).post(f"/api/runs/{run.pk}/cancel/")
     assert response.status_code == 202 and response.json()["status"] == "cancelled"
     assert Run.objects.get(pk=run.pk).steps.get(node_id="review").status == "cancelled"
+
+
+def test_the_answer_page_shows_the_question_and_takes_the_answer(run_graph, personas, client):
+    run = run_graph(GRAPH, {"topic": "tides"}, wait=False)
+    run = wait_for_status(run.pk, "waiting")
+    client.force_login(personas["bob"])
+    listing = client.get("/").content.decode()
+    assert f"/runs/{run.pk}/answer/" in listing and "waiting for an editor" in listing
+    page = client.get(f"/runs/{run.pk}/answer/").content.decode()
+    assert "Approve this? Draft about tides" in page and 'name="field_note"' in page
+    step = run.steps.get(node_id="review")
+    response = client.post(f"/runs/{run.pk}/answer/", {"step": step.pk, "decision": "approve", "field_note": "from the page"})
+    assert response.status_code == 302
+    assert wait_for_run(run.pk).output["note"] == "from the page"
+    client.force_login(personas["mallory"])
+    assert client.get(f"/runs/{run.pk}/answer/").status_code == 404
