@@ -162,6 +162,9 @@ LLM_MAX_RETRIES = int(os.environ.get("LLM_MAX_RETRIES", "3"))
 LLM_RETRY_BASE_S = float(os.environ.get("LLM_RETRY_BASE_S", "1.0"))
 # Pace of the offline demo model, so streaming is visible to a person.
 DEMO_TOKEN_DELAY_MS = float(os.environ.get("DEMO_TOKEN_DELAY_MS", "25"))
+# Hosts, IPs and CIDRs (comma-separated) the http node may reach although they
+# are loopback, private or link-local; empty: public addresses only.
+HTTP_NODE_ALLOWED_HOSTS = os.environ.get("HTTP_NODE_ALLOWED_HOSTS", "")
 # Credentials are encrypted with this key (Fernet); derived from SECRET_KEY when unset.
 CREDENTIALS_KEY = os.environ.get("CREDENTIALS_KEY", "")
 
