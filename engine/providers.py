@@ -27,3 +27,18 @@ async def resolve(team_id: int | None, credential: str | None, model: str | None
     if not credential:
         return default_target(model)
     return await sync_to_async(_resolve, thread_sensitive=False)(team_id, credential, model)
+
+
+def _api_key(team_id: int | None, credential: str) -> str:
+    from editor.models import Credential
+
+    found = Credential.objects.filter(team_id=team_id, name=credential).first()
+    if found is None:
+        raise NodeFailed(f"no credential named '{credential}' in this workflow's team; add it under Credentials or clear the field")
+    return found.get_api_key()
+
+
+async def api_key(team_id: int | None, credential: str) -> str:
+    """The secret of a team credential by name, for a node that sends it itself
+    (the http node's `Authorization: Bearer`). Never put it in an output or a log."""
+    return await sync_to_async(_api_key, thread_sensitive=False)(team_id, credential)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .base import NodeType
 from .condition import ConditionNode
 from .fanout import FanoutNode
+from .http import HttpNode
 from .human import HumanNode
 from .join import JoinNode
 from .llm import LLMNode
@@ -29,7 +30,9 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         JoinNode,
         MergeNode,
         TransformNode,
+        HttpNode,
         HumanNode,
+        SubworkflowNode,
         NoteNode,
     )
 }
