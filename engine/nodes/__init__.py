@@ -32,7 +32,6 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         TransformNode,
         HttpNode,
         HumanNode,
-        SubworkflowNode,
         NoteNode,
     )
 }
