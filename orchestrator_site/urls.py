@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("editor.api.urls")),
     path("", include("editor.urls")),
+    path("experiments/", include("evaluation.urls")),
 ]

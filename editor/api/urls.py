@@ -18,4 +18,5 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
+    path("", include("evaluation.api_urls")),
 ]
