@@ -16,6 +16,7 @@ from .output import OutputNode
 from .start import StartNode
 from .switch import SwitchNode
 from .transform import TransformNode
+from .validate import ValidateNode
 
 NODE_TYPES: dict[str, type[NodeType]] = {
     cls.type: cls
@@ -31,6 +32,7 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         MergeNode,
         TransformNode,
         HttpNode,
+        ValidateNode,
         HumanNode,
         NoteNode,
     )
