@@ -3,6 +3,7 @@ and the API know node types only through this dict."""
 from __future__ import annotations
 
 from .base import NodeType
+from .classify import ClassifyNode
 from .condition import ConditionNode
 from .fanout import FanoutNode
 from .http import HttpNode
@@ -26,6 +27,7 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         LLMNode,
         ConditionNode,
         SwitchNode,
+        ClassifyNode,
         LoopNode,
         FanoutNode,
         JoinNode,
