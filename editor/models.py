@@ -95,6 +95,11 @@ class Run(models.Model):
     cost_usd = models.FloatField(default=0.0)
     steps_count = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # A sub-workflow's run: the parent run and the step that started it.
+    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="child_runs")
+    parent_node = models.CharField(max_length=120, blank=True, default="")
+    parent_key = models.CharField(max_length=400, blank=True, default="")
+    depth = models.PositiveSmallIntegerField(default=0)
     parked_at = models.DateTimeField(null=True, blank=True)  # since when it waits for a person
     parked_s = models.FloatField(default=0.0)  # time spent waiting for people, not counted against timeout_s
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

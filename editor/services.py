@@ -28,15 +28,53 @@ class ServiceError(Exception):
         self.extra = extra
 
 
-def check_graph(graph: Any) -> list[dict[str, Any]]:
+def check_graph(graph: Any, *, team: Team | None = None, workflow_id: int | None = None) -> list[dict[str, Any]]:
     """Raise with every blocking error; return the warnings."""
     problems: list[GraphError] = validate(graph)
+    if team is not None and not any(p.severity == "error" for p in problems):
+        problems += _subworkflow_problems(graph, team, workflow_id)
     errors = [p.as_dict() for p in problems if p.severity == "error"]
     if errors:
         first = errors[0]["message"]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ServiceError(f"the workflow is invalid: {first}{more}", errors=errors)
     return [p.as_dict() for p in problems if p.severity == "warning"]
+
+
+def _called_workflows(graph: dict[str, Any]) -> list[tuple[str, int]]:
+    return [(n["id"], n.get("config", {}).get("workflow")) for n in graph.get("nodes", []) if n.get("type") == "subworkflow"]
+
+
+def _subworkflow_problems(graph: dict[str, Any], team: Team, workflow_id: int | None) -> list[GraphError]:
+    """Sub-workflows must be workflows of the same team, and no chain of calls may come back to this one."""
+    problems = []
+    for node_id, target in _called_workflows(graph):
+        callee = Workflow.objects.filter(pk=target, team=team).first()
+        if callee is None:
+            problems.append(GraphError("subworkflow", f"node '{node_id}': workflow {target} is not a workflow of this team", node=node_id, field="config.workflow"))
+            continue
+        if workflow_id is None:
+            continue
+        # Follow the callee's latest graph, and its callees', looking for this workflow.
+        chain = _call_chain(callee.pk, workflow_id, team, seen=set())
+        if chain is not None:
+            names = " → ".join(["this workflow"] + [f"workflow {w}" for w in chain])
+            problems.append(GraphError("subworkflow_cycle", f"node '{node_id}': {names} calls this workflow again; sub-workflows may not call themselves", node=node_id))
+    return problems
+
+
+def _call_chain(current: int, target: int, team: Team, seen: set[int]) -> list[int] | None:
+    if current == target:
+        return [current]
+    if current in seen:
+        return None
+    seen.add(current)
+    latest = WorkflowVersion.objects.filter(workflow_id=current, workflow__team=team).order_by("-number").first()
+    for _, callee in _called_workflows(latest.graph if latest else {}):
+        rest = _call_chain(callee, target, team, seen) if isinstance(callee, int) else None
+        if rest is not None:
+            return [current] + rest
+    return None
 
 
 def _named(graph: dict[str, Any], name: str, description: str) -> dict[str, Any]:
@@ -49,7 +87,7 @@ def _named(graph: dict[str, Any], name: str, description: str) -> dict[str, Any]
 @transaction.atomic
 def create_workflow(*, team: Team, user, graph: dict[str, Any], name: str | None = None, description: str | None = None,
                     message: str = "", template_slug: str = "") -> Workflow:
-    warnings = check_graph(graph)
+    warnings = check_graph(graph, team=team)
     name = name or graph.get("name") or "Untitled workflow"
     description = graph.get("description", "") if description is None else description
     workflow = Workflow.objects.create(team=team, name=name, description=description, created_by=user, template_slug=template_slug)
@@ -75,7 +113,7 @@ def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, nam
             )
         warnings: list[dict[str, Any]] = []
         if graph is not None:
-            warnings = check_graph(graph)
+            warnings = check_graph(graph, team=workflow.team, workflow_id=workflow.pk)
             # A document edited by hand carries its own name and description.
             if name is None and graph.get("name") and graph["name"] != latest.graph.get("name"):
                 name = graph["name"]

@@ -244,7 +244,18 @@ class RunExecutor:
             iteration=act.iteration,
             incoming=self.scheduler.incoming_of(act),
             join_items=self.scheduler.join_items_of(act),
+            key=act.key,
+            budget=self._budget_left(),
         )
+
+    def _budget_left(self) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "max_steps": max(1, s.max_steps - self.steps),
+            "max_tokens": None if s.max_tokens is None else max(1, s.max_tokens - self.tokens),
+            "max_cost_usd": None if s.max_cost_usd is None else max(0.0, s.max_cost_usd - self.cost),
+            "timeout_s": max(1.0, s.timeout_s - (time.monotonic() - self.started)),
+        }
 
     def _render(self, act: Activation, ctx: NodeContext) -> dict[str, Any]:
         node_type = self.graph.types[act.node]
@@ -296,8 +307,11 @@ class RunExecutor:
         ])
         local = batch
         chunk = settings.ENGINE_SPREAD_CHUNK
-        if len(batch) >= settings.ENGINE_SPREAD_MIN_BATCH and chunk > 0:
-            local, remote = batch[:chunk], batch[chunk:]
+        spreadable = [f for f in batch if self.graph.types[f.act.node].spreadable]
+        if len(spreadable) >= settings.ENGINE_SPREAD_MIN_BATCH and chunk > 0:
+            remote = spreadable[chunk:]
+            sent = {id(f) for f in remote}
+            local = [f for f in batch if id(f) not in sent]
             for start in range(0, len(remote), chunk):
                 self._dispatch(remote[start:start + chunk])
         ioloop.submit(self._spawn(local))

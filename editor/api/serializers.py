@@ -85,13 +85,25 @@ def usage_of(run: Run) -> dict[str, Any]:
 class StepSerializer(serializers.ModelSerializer):
     usage = serializers.SerializerMethodField()
     duration_ms = serializers.SerializerMethodField()
+    child_run = serializers.SerializerMethodField()
 
     class Meta:
         model = Step
         fields = [
             "node_id", "key", "node_type", "status", "ports", "input", "output", "error", "attempts",
             "usage", "model", "demo", "executor", "answer", "deadline", "started_at", "finished_at", "duration_ms", "seq",
+            "child_run",
         ]
+
+    def get_child_run(self, step: Step) -> dict[str, Any] | None:
+        """A sub-workflow step's child run, with its steps: the nested view of what it did."""
+        if step.node_type != "subworkflow":
+            return None
+        child = Run.objects.filter(parent_run_id=step.run_id, parent_node=step.node_id, parent_key=step.key).first()
+        if child is None:
+            return None
+        return {"id": child.pk, "status": child.status, "workflow": child.workflow_id,
+                "steps": StepSerializer(child.steps.all(), many=True).data}
 
     def get_usage(self, step: Step) -> dict[str, Any]:
         return {"tokens_in": step.tokens_in, "tokens_out": step.tokens_out, "cost_usd": round(step.cost_usd, 6)}
@@ -112,7 +124,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
         model = Run
         fields = [
             "id", "workflow", "version", "status", "input", "output", "error", "usage", "demo",
-            "trigger", "triggered_by", "created_at", "started_at", "finished_at",
+            "trigger", "triggered_by", "parent_run", "created_at", "started_at", "finished_at",
         ]
 
     def get_usage(self, run: Run) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .merge import MergeNode
 from .note import NoteNode
 from .output import OutputNode
 from .start import StartNode
+from .subworkflow import SubworkflowNode
 from .switch import SwitchNode
 from .transform import TransformNode
 from .validate import ValidateNode
@@ -36,6 +37,7 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         HttpNode,
         ValidateNode,
         HumanNode,
+        SubworkflowNode,
         NoteNode,
     )
 }

@@ -57,6 +57,8 @@ class NodeContext:
     emit_delta: Callable[[str], None] = lambda text: None
     attempt: int = 1
     answer: dict[str, Any] | None = None  # a person's recorded answer, for a node that waits for one
+    key: str = ""  # the activation key of this step
+    budget: dict[str, Any] | None = None  # what the run has left: max_steps, max_tokens, max_cost_usd, timeout_s
 
     def evaluate(self, field_name: str, expression: str) -> Any:
         return evaluate(expression, self.scope, node=self.node_id, field=field_name)
@@ -76,6 +78,8 @@ class NodeType:
     executable: ClassVar[bool] = True
     # Waits on the network: runs on the I/O event loop, concurrently with others.
     is_io: ClassVar[bool] = False
+    # A network node other workers may run for the owner (see ENGINE_SPREAD_*).
+    spreadable: ClassVar[bool] = True
     # Structural roles the scheduler reads, so it never names a node type.
     fires_per_input: ClassVar[bool] = False  # a loop: fires on each taken input
     opens_fanout: ClassVar[bool] = False  # a fanout: its output is the item list

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from pydantic import Field
+
+from ..errors import NodeFailed
+from .base import Config, NodeContext, NodeResult, NodeType, Usage
+
+MAX_DEPTH = 5  # a workflow calling itself through others stops here, whatever slipped past the save-time check
+POLL_S = 0.05
+
+
+class SubworkflowConfig(Config):
+    workflow: int = Field(ge=1, description="Id of a workflow of the same team.")
+    version: int | None = Field(default=None, ge=1, description="A pinned version number; empty runs the latest.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The child's inputs: JSON whose strings are templates.",
+                                   json_schema_extra={"x-template": True})
+
+
+class SubworkflowNode(NodeType):
+    """Runs another workflow as a child run and waits for it without holding a
+    thread (a coroutine polls the record). The child inherits what is left of
+    the parent's budgets; its steps are its own run, linked to this step."""
+
+    type = "subworkflow"
+    label = "Sub-workflow"
+    category = "flow"
+    description = "Runs another workflow of this team (latest or a pinned version) with mapped inputs; its output is the child's output."
+    Config = SubworkflowConfig
+    template_fields = ("inputs",)
+    is_io = True
+    spreadable = False  # needs the owner's budgets and run record
+
+    def run(self, config, ctx):  # pragma: no cover - io nodes only run async
+        raise NotImplementedError
+
+    async def arun(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
+        child_id = await sync_to_async(_start_child, thread_sensitive=False)(config, ctx)
+        try:
+            while True:
+                child = await sync_to_async(_child_state, thread_sensitive=False)(child_id)
+                if child["status"] in ("succeeded", "failed", "cancelled"):
+                    break
+                await asyncio.sleep(POLL_S)
+        except asyncio.CancelledError:
+            await sync_to_async(_cancel_child, thread_sensitive=False)(child_id)
+            raise
+        usage = Usage(tokens_in=child["tokens"], tokens_out=0, cost_usd=child["cost_usd"])
+        if child["status"] != "succeeded":
+            message = (child["error"] or {}).get("message", child["status"])
+            raise NodeFailed(f"sub-workflow run {child_id} {child['status']}: {message}")
+        return NodeResult(output=child["output"], usage=usage, model=f"run {child_id}")
+
+
+def _start_child(config: dict[str, Any], ctx: NodeContext) -> int:
+    from editor.models import Run, Workflow
+    from editor.services import ServiceError, start_run
+
+    parent = Run.objects.get(pk=ctx.run_id)
+    if parent.depth + 1 > MAX_DEPTH:
+        raise NodeFailed(f"node '{ctx.node_id}': sub-workflows nest deeper than {MAX_DEPTH}; does a workflow call itself?")
+    workflow = Workflow.objects.filter(pk=config["workflow"], team_id=ctx.team_id).first()
+    if workflow is None:
+        raise NodeFailed(f"node '{ctx.node_id}': workflow {config['workflow']} is not a workflow of this team")
+    version = workflow.versions.filter(number=config["version"]).first() if config.get("version") else workflow.latest_version
+    if version is None:
+        raise NodeFailed(f"node '{ctx.node_id}': workflow {workflow.pk} has no version {config.get('version')}")
+    graph = _with_inherited_budgets(version.graph, ctx.budget or {})
+    try:
+        child = start_run(workflow=workflow, version=version, graph=graph, team=workflow.team, user=parent.triggered_by,
+                          run_input=config.get("inputs") or {}, trigger="subworkflow")
+    except ServiceError as exc:
+        raise NodeFailed(f"node '{ctx.node_id}': the sub-workflow's {exc.message}") from exc
+    Run.objects.filter(pk=child.pk).update(parent_run=parent, parent_node=ctx.node_id, parent_key=ctx.key, depth=parent.depth + 1)
+    return child.pk
+
+
+def _with_inherited_budgets(graph: dict[str, Any], left: dict[str, Any]) -> dict[str, Any]:
+    """The child may spend at most what the parent has left."""
+    settings = dict(graph.get("settings") or {})
+    for name in ("max_steps", "max_tokens", "max_cost_usd", "timeout_s"):
+        remaining = left.get(name)
+        if remaining is None:
+            continue
+        own = settings.get(name)
+        settings[name] = remaining if own is None else min(own, remaining)
+    if isinstance(settings.get("max_steps"), float):
+        settings["max_steps"] = max(1, int(settings["max_steps"]))
+    return {**graph, "settings": settings}
+
+
+def _child_state(child_id: int) -> dict[str, Any]:
+    from editor.models import Run
+
+    return Run.objects.filter(pk=child_id).values("status", "output", "error", "tokens", "cost_usd").get()
+
+
+def _cancel_child(child_id: int) -> None:
+    from editor.models import Run
+    from editor.services import ServiceError, cancel_run
+
+    try:
+        cancel_run(Run.objects.get(pk=child_id))
+    except ServiceError:
+        pass  # already finished

@@ -1,0 +1,70 @@
+"""Sub-workflows: a child run of another workflow of the team, nested under
+the parent step, with the parent's remaining budgets; cycles refused."""
+from __future__ import annotations
+
+from editor import services
+from editor.models import Run
+
+
+def child_graph(**settings):
+    return {"format": "orchestrator.workflow/v1", "name": "shout",
+            "inputs": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]},
+            "settings": settings or {"max_steps": 50},
+            "nodes": [{"id": "start", "type": "start"},
+                      {"id": "loud", "type": "transform", "config": {"value": "{{ input.text | upper }}!"}},
+                      {"id": "out", "type": "output", "config": {"value": "{{ nodes.loud.output }}"}}],
+            "edges": [{"source": "start", "target": "loud"}, {"source": "loud", "target": "out"}]}
+
+
+def parent_graph(child_id: int, inputs=None, **settings):
+    return {"format": "orchestrator.workflow/v1", "name": "caller", "settings": settings or {"max_steps": 50},
+            "nodes": [{"id": "start", "type": "start"},
+                      {"id": "call", "type": "subworkflow", "config": {"workflow": child_id, "inputs": inputs or {"text": "{{ input.word }}"}}},
+                      {"id": "out", "type": "output", "config": {"value": "got {{ nodes.call.output }}"}}],
+            "edges": [{"source": "start", "target": "call"}, {"source": "call", "target": "out"}]}
+
+
+def test_a_subworkflow_runs_as_a_nested_child_run(run_graph, personas, client_for):
+    child = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph())
+    run = run_graph(parent_graph(child.pk), {"word": "hello"})
+    assert run.status == "succeeded", run.error
+    assert run.output == "got HELLO!"
+    kid = Run.objects.get(parent_run=run)
+    assert (kid.workflow_id, kid.parent_node, kid.depth, kid.trigger) == (child.pk, "call", 1, "subworkflow")
+    steps = client_for(personas["bob"]).get(f"/api/runs/{run.pk}/").json()["steps"]
+    call = next(s for s in steps if s["node_id"] == "call")
+    assert call["child_run"]["id"] == kid.pk
+    assert [s["node_id"] for s in call["child_run"]["steps"]] == ["start", "loud", "out"]
+
+
+def test_the_child_inherits_the_parents_remaining_budget(run_graph, personas):
+    child = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph(max_steps=500))
+    run = run_graph(parent_graph(child.pk, max_steps=3), {"word": "x"})
+    kid = Run.objects.get(parent_run=run)
+    assert kid.graph["settings"]["max_steps"] == 2  # the parent had used one step (start)
+    assert kid.status == "failed" and kid.error["reason"] == "max_steps"
+    assert run.status == "failed" and "sub-workflow run" in run.error["message"]
+
+
+def test_bad_child_input_fails_the_step_naming_the_field(run_graph, personas):
+    child = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph())
+    run = run_graph(parent_graph(child.pk, inputs={"other": 1}), {"word": "x"})
+    assert run.status == "failed"
+    assert "input.text: required input is missing" in run.steps.get(node_id="call").error
+
+
+def test_another_teams_workflow_cannot_be_called(personas, client_for, db):
+    theirs = services.create_workflow(team=personas["mallory"].personal_team, user=personas["mallory"], graph=child_graph())
+    response = client_for(personas["alice"]).post("/api/workflows/", {"graph": parent_graph(theirs.pk), "team": personas["acme"].pk}, format="json")
+    assert response.status_code == 400
+    assert f"workflow {theirs.pk} is not a workflow of this team" in response.json()["error"]
+
+
+def test_a_cycle_of_subworkflows_is_refused_at_save(personas, client_for, db):
+    client = client_for(personas["alice"])
+    a = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph())
+    b = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=parent_graph(a.pk, inputs={"text": "b"}))
+    response = client.put(f"/api/workflows/{a.pk}/", {"graph": parent_graph(b.pk, inputs={"text": "a"})}, format="json")
+    assert response.status_code == 400, response.content
+    assert "calls this workflow again" in response.json()["error"]
+    assert a.latest_version.number == 1  # nothing was saved
