@@ -91,7 +91,7 @@ def variant_graph(graph: dict[str, Any], overrides: dict[str, str], where: str) 
                                f"its nodes are {', '.join(sorted(map(str, nodes)))}")
         node_type = NODE_TYPES.get(node.get("type"))
         if node_type is None or "prompt" not in node_type.Config.model_fields:
-            raise ServiceError(f"{where}.prompt_overrides.{node_id}: node {node_id!r} is a {node.get('type')} node, "
+            raise ServiceError(f"{where}.prompt_overrides.{node_id}: node {node_id!r} is of type {node.get('type')}, "
                                "which has no prompt; override the prompt of an llm node")
         if not isinstance(prompt, str) or not prompt.strip():
             raise ServiceError(f"{where}.prompt_overrides.{node_id}: must be a non-empty prompt string")
