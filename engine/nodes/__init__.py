@@ -1,5 +1,8 @@
 """The node registry: every node type, listed once. The scheduler, the runner
-and the API know node types only through this dict."""
+and the API know node types only through this dict.
+
+Network node types (`is_io`) reach the world through one module each: `llm`
+and `classify` through engine/llm.py, `http` through engine/net.py."""
 from __future__ import annotations
 
 from .base import NodeType
