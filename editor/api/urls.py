@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import templates, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("workflows", views.WorkflowViewSet, basename="workflow")
@@ -15,6 +15,9 @@ router.register("credentials", views.CredentialViewSet, basename="credential")
 urlpatterns = [
     path("node-types/", views.NodeTypesView.as_view(), name="node-types"),
     path("auth/token/", views.obtain_token, name="obtain-token"),
+    path("templates/", templates.TemplateListView.as_view(), name="template-list"),
+    path("templates/<slug:slug>/", templates.TemplateDetailView.as_view(), name="template-detail"),
+    path("templates/<slug:slug>/use/", templates.TemplateUseView.as_view(), name="template-use"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
