@@ -29,6 +29,8 @@ def experiment_page(request, pk: int):
         row["cells"] = [row["scores"].get(label) for label in labels]
         row["input_text"] = json.dumps(row["input"], ensure_ascii=False)
         row["expected_text"] = "" if row["expected"] is None else json.dumps(row["expected"], ensure_ascii=False)
+    for comparison in report["stats"]["comparisons"]:
+        comparison["p_text"] = f"{comparison['p_value']:.3g}"
     for index, variant in enumerate(report["variants"]):
         variant["colour"] = charts.colour(index)
     return render(request, "experiment.html", {

@@ -1,0 +1,65 @@
+"""/experiments/ and /experiments/{id}/: what a person sees in the browser."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from .builders import finished_experiment
+
+pytestmark = pytest.mark.django_db
+
+
+def browser_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_experiment_page_shows_the_verdict_figures_and_cases(personas):
+    experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [0.0, 0.0, 0.0], "B": [1.0, 1.0, 1.0]})
+    page = browser_for(personas["carol"]).get(f"/experiments/{experiment.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Prompt shoot-out" in html and "css/evaluation.css" in html
+    # The verdict: leader, the pattern's label, and the honest statistics in words.
+    assert re.search(r"<strong>B</strong> leads,\s*confidence <span class=\"confidence high\">HIGH</span>", html)
+    assert '<dd class="p-value">0.25</dd>' in html
+    assert "95 % interval [1.000, 1.000]" in html
+    assert "B won 3 of 3 decided cases against A" in html
+    # Two inline SVG figures; B's win-rate bar is full width, A's is empty.
+    assert html.count("<svg") == 2 and 'aria-label="Win rates"' in html and 'aria-label="Score distributions"' in html
+    assert "<title>B: 3 (100%)</title>" in html and "<title>A: 0 (0%)</title>" in html
+    assert "B: 3 trials scored 0.9–1.0" in html and "A: 3 trials scored 0.0–0.1" in html
+    # Latency, tokens and cost per variant; the per-case table with winners.
+    assert "200 ms" in html and "$0.00200" in html
+    cases_table = html[html.index('aria-label="Cases"'):]
+    assert cases_table.count('<td class="winner"><strong>B</strong></td>') == 3
+    assert "location.reload" not in html  # finished: no live reload
+
+
+def test_a_running_experiment_reloads_itself(personas):
+    experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [1.0], "B": [0.0]}, status="running")
+    html = browser_for(personas["alice"]).get(f"/experiments/{experiment.pk}/").content.decode()
+    assert "window.location.reload()" in html and "2 / 2 trials done" in html
+
+
+def test_labels_are_escaped_in_the_charts(personas):
+    experiment = finished_experiment(personas["acme"], personas["alice"], {"<b>A</b>": [1.0], "B": [0.0]})
+    html = browser_for(personas["alice"]).get(f"/experiments/{experiment.pk}/").content.decode()
+    assert "<b>A</b>" not in html and "&lt;b&gt;A&lt;/b&gt;" in html
+
+
+def test_the_list_shows_the_teams_experiments(personas):
+    experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [1.0], "B": [0.0]})
+    html = browser_for(personas["bob"]).get("/experiments/").content.decode()
+    assert f'href="/experiments/{experiment.pk}/"' in html and "Prompt shoot-out" in html
+    assert "Prompt shoot-out" not in browser_for(personas["mallory"]).get("/experiments/").content.decode()
+
+
+def test_outsiders_get_404_and_strangers_the_sign_in_page(personas):
+    experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [1.0], "B": [0.0]})
+    assert browser_for(personas["mallory"]).get(f"/experiments/{experiment.pk}/").status_code == 404
+    anonymous = Client().get(f"/experiments/{experiment.pk}/")
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
