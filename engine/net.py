@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,7 +218,7 @@ async def request(
     headers = dict(headers or {})
     try:
         async with asyncio.timeout(timeout_s):
-            async with httpx2.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout_s) as client:
+            async with httpx2.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout_s, verify=_tls()) as client:
                 for _hop in range(max_redirects + 1):
                     response = await _one_hop(client, method, current, headers, content, max_bytes)
                     location = response.headers.get("location")
@@ -257,6 +258,8 @@ async def _one_hop(client: httpx2.AsyncClient, method: str, url: httpx2.URL, hea
         try:
             resp = await client.send(req, stream=True)
         except httpx2.ConnectError as exc:
+            if _tls_failure(exc):
+                raise NetError(f"the TLS handshake with {url.host} failed: {exc}") from exc  # retrying will not fix a certificate
             last_error = exc  # try the host's next (also checked) address
             continue
         except httpx2.TimeoutException as exc:
@@ -293,6 +296,27 @@ async def _read_capped(resp: httpx2.Response, max_bytes: int, url: httpx2.URL) -
     except httpx2.HTTPError as exc:
         raise NetError(f"reading the response from {url} failed: {exc or type(exc).__name__}", retryable=True) from exc
     return b"".join(chunks)
+
+
+_ssl_context = None
+
+
+def _tls() -> Any:
+    # Loading the trust store costs tens of milliseconds; a fan-out of
+    # requests shares one context (contexts are safe to share).
+    global _ssl_context
+    if _ssl_context is None:
+        _ssl_context = httpx2.create_ssl_context(trust_env=False)
+    return _ssl_context
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _is_literal(host: str) -> bool:

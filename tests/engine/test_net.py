@@ -284,3 +284,51 @@ def test_a_slow_server_times_out_retryably(server, settings):
         asyncio.run(net.request("GET", server.url + "/slow", timeout_s=0.2))
     assert failed.value.retryable
     assert "0.2 s" in failed.value.message or "timed out" in failed.value.message
+
+
+def test_https_to_a_pinned_address_checks_the_certificate_against_the_name(monkeypatch, settings, tmp_path):
+    """The connection goes to the checked IP, yet TLS (SNI and the certificate
+    check) is for the name: a certificate for another name is refused."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "app.internal")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("app.internal")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+    server = LocalServer()
+    try:
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+        server.httpd.socket = server_tls.wrap_socket(server.httpd.socket, server_side=True)
+        server.routes["/secure"] = Answer(200, "over tls")
+        client_tls = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        monkeypatch.setattr(net, "_ssl_context", client_tls)
+        settings.HTTP_NODE_ALLOWED_HOSTS = "127.0.0.1"
+        monkeypatch.setattr(socket, "getaddrinfo", _getaddrinfo_from({"app.internal": ["127.0.0.1"], "wrong.internal": ["127.0.0.1"]}))
+        port = server.httpd.server_address[1]
+
+        response = asyncio.run(net.request("GET", f"https://app.internal:{port}/secure"))
+        assert (response.status, response.body) == (200, b"over tls")
+
+        with pytest.raises(net.NetError) as failed:
+            asyncio.run(net.request("GET", f"https://wrong.internal:{port}/secure"))
+        assert "TLS handshake with wrong.internal failed" in failed.value.message and "wrong.internal" in failed.value.message
+        assert not failed.value.retryable
+    finally:
+        server.stop()
