@@ -135,3 +135,44 @@ async def stream_reply(
             await asyncio.sleep(delay_s)
     tokens_in = sum(len((m.get("content") or "").split()) for m in messages)
     return text, tokens_in, len(pieces)
+
+
+_ARITHMETIC = re.compile(r"\(?\s*-?\d+(?:\.\d+)?(?:\s*[-+*/%]\s*\(?\s*-?\d+(?:\.\d+)?\s*\)?)+")
+
+
+async def tool_turn(
+    messages: list[dict], tools: list[dict], *, on_delta: Callable[[str], None], delay_s: float
+) -> tuple[str, list[dict], int, int]:
+    """The demo model as an agent: it calls one fitting tool, then answers from
+    what the tool returned. Deterministic, like everything the demo model does."""
+    names = [t["function"]["name"] for t in tools]
+    observations = [m for m in messages if m.get("role") == "tool"]
+    task = next((m.get("content") or "" for m in messages if m.get("role") == "user"), "")
+    tokens_in = sum(len(str(m.get("content") or "").split()) for m in messages)
+    if not observations and tools:
+        call = _pick_tool(task, tools, names)
+        if call is not None:
+            thought = f"[demo] I will use {call['name']} for this."
+            for piece in re.findall(r"\S+\s*", thought):
+                on_delta(piece)
+                if delay_s:
+                    await asyncio.sleep(delay_s)
+            return thought, [call], tokens_in, len(thought.split()) + 5
+    result = observations[-1]["content"] if observations else ""
+    text = f"[demo] Done. The tool returned {result}." if observations else reply_text(messages)
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        on_delta(piece)
+        if delay_s:
+            await asyncio.sleep(delay_s)
+    return text, [], tokens_in, len(text.split())
+
+
+def _pick_tool(task: str, tools: list[dict], names: list[str]) -> dict | None:
+    match = _ARITHMETIC.search(task)
+    if "calculator" in names and match:
+        return {"id": "call_demo_1", "name": "calculator", "arguments": json.dumps({"expression": match.group(0).strip()})}
+    if "current_time" in names and re.search(r"\b(time|date|today|now)\b", task, re.I):
+        return {"id": "call_demo_1", "name": "current_time", "arguments": json.dumps({})}
+    tool = tools[0]["function"]
+    arguments = example_for_schema(tool.get("parameters") or {"type": "object"}, _seed(task))
+    return {"id": "call_demo_1", "name": tool["name"], "arguments": json.dumps(arguments)}

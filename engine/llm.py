@@ -109,7 +109,7 @@ async def complete(
                 messages, json_schema=json_schema, on_delta=on_delta, delay_s=settings.DEMO_TOKEN_DELAY_MS / 1000
             )
         else:
-            text, t_in, t_out = await _stream_openai(target, messages, json_schema, temperature, max_tokens, on_delta)
+            text, t_in, t_out, _ = await _stream_openai(target, messages, json_schema, temperature, max_tokens, on_delta)
         tokens_in += t_in
         tokens_out += t_out
         if json_schema is None:
@@ -136,15 +136,63 @@ async def complete(
     raise NodeFailed(f"model reply still invalid after {max_repairs} repair attempts: {problem}")
 
 
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it (it may be invalid)
+
+
+@dataclass
+class ToolTurn:
+    """One turn of a tool-using conversation: text, the tools the model called, usage."""
+
+    text: str
+    tool_calls: list[ToolCall]
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    model: str
+    demo: bool
+
+    def as_message(self) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": self.text or None}
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in self.tool_calls
+            ]
+        return message
+
+
+async def tool_turn(
+    target: ModelTarget,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    temperature: float | None = None,
+    on_delta: Callable[[str], None] = lambda text: None,
+) -> ToolTurn:
+    """One model turn offered `tools` (OpenAI function-tool definitions): text and/or tool calls."""
+    if target.demo:
+        text, calls, t_in, t_out = await demo_model.tool_turn(messages, tools, on_delta=on_delta, delay_s=settings.DEMO_TOKEN_DELAY_MS / 1000)
+        tool_calls = [ToolCall(c["id"], c["name"], c["arguments"]) for c in calls]
+    else:
+        text, t_in, t_out, tool_calls = await _stream_openai(target, messages, None, temperature, None, on_delta, tools=tools or None)
+    return ToolTurn(text, tool_calls, t_in, t_out, cost_usd(target.model, t_in, t_out), target.model, target.demo)
+
+
 async def _stream_openai(
     target: ModelTarget,
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     json_schema: dict[str, Any] | None,
     temperature: float | None,
     max_tokens: int | None,
     on_delta: Callable[[str], None],
-) -> tuple[str, int, int]:
+    tools: list[dict[str, Any]] | None = None,
+) -> tuple[str, int, int, list[ToolCall]]:
     kwargs: dict[str, Any] = {"model": target.model, "messages": messages, "stream": True, "stream_options": {"include_usage": True}}
+    if tools:
+        kwargs["tools"] = tools
     if temperature is not None:
         kwargs["temperature"] = temperature
     if max_tokens is not None:
@@ -163,6 +211,7 @@ async def _stream_openai(
             kwargs.pop("response_format")
             stream = await client.chat.completions.create(**kwargs)
         parts: list[str] = []
+        calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, by index
         usage = None
         async for chunk in stream:
             if chunk.usage is not None:
@@ -172,6 +221,12 @@ async def _stream_openai(
                 if text:
                     parts.append(text)
                     on_delta(text)
+                for piece in (choice.delta.tool_calls if choice.delta else None) or []:
+                    call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+                    call["id"] = piece.id or call["id"]
+                    if piece.function is not None:
+                        call["name"] += piece.function.name or ""
+                        call["arguments"] += piece.function.arguments or ""
     except openai.RateLimitError as exc:
         raise NodeFailed(f"rate limited by {target.base_url or 'the provider'} (429): {_detail(exc)}", retryable=True) from exc
     except openai.InternalServerError as exc:
@@ -183,11 +238,12 @@ async def _stream_openai(
     except openai.APIStatusError as exc:
         raise NodeFailed(f"the model endpoint refused the request ({exc.status_code}): {_detail(exc)}") from exc
     text = "".join(parts)
+    tool_calls = [ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}") for i, c in sorted(calls.items())]
     if usage is not None:
-        return text, usage.prompt_tokens or 0, usage.completion_tokens or 0
+        return text, usage.prompt_tokens or 0, usage.completion_tokens or 0, tool_calls
     # No usage reported: estimate (about four characters a token) rather than count nothing.
-    prompt_chars = sum(len(m.get("content") or "") for m in messages)
-    return text, max(1, prompt_chars // 4), max(1, len(text) // 4)
+    prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
+    return text, max(1, prompt_chars // 4), max(1, len(text) // 4), tool_calls
 
 
 def _detail(exc: openai.APIStatusError | openai.APIError) -> str:

@@ -26,6 +26,7 @@ class Reply:
     delay_s: float = 0.0  # before the first byte
     token_delay_s: float | None = None  # between streamed chunks; None: the server's default
     usage: bool = True  # include a usage chunk when asked
+    tool_calls: list[dict[str, Any]] | None = None  # [{"name", "arguments": dict or JSON text}]: a tool-calling turn
 
 
 @dataclass
@@ -116,7 +117,7 @@ def _handler_for(server: FakeOpenAI):
             if reply.status != 200:
                 kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
                 return self._json(reply.status, {"error": {"message": f"scripted {reply.status}", "type": kind}})
-            text = reply.text if reply.text is not None else server.default_text(body)
+            text = reply.text if reply.text is not None else ("" if reply.tool_calls else server.default_text(body))
             model = body.get("model", "fake-model")
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
             pieces = _chunks(text, server.tokens_per_reply)
@@ -132,14 +133,26 @@ def _handler_for(server: FakeOpenAI):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             token_delay = reply.token_delay_s if reply.token_delay_s is not None else server.token_delay_s
+            if reply.tool_calls is not None:
+                pieces = _chunks(reply.text, None) if reply.text else []
             for index, piece in enumerate(pieces):
                 if token_delay and index:
                     time.sleep(token_delay)
                 content = f"<t{time.time():.6f}>" + piece if server.timestamp_tokens else piece
                 self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
                              "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]})
+            for number, call in enumerate(reply.tool_calls or []):
+                arguments = call["arguments"] if isinstance(call["arguments"], str) else json.dumps(call["arguments"])
+                half = len(arguments) // 2  # arguments arrive in pieces, as real endpoints send them
+                for part_index, part in enumerate((arguments[:half], arguments[half:])):
+                    delta = {"index": number, "function": {"arguments": part}}
+                    if part_index == 0:
+                        delta.update(id=f"call_{number}", type="function", function={"name": call["name"], "arguments": part})
+                    self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
+                                 "choices": [{"index": 0, "delta": {"tool_calls": [delta]}, "finish_reason": None}]})
+            finish = "tool_calls" if reply.tool_calls else "stop"
             self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
-                         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                         "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
             if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
                 self._event({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage})
             self._write(b"data: [DONE]\n\n")

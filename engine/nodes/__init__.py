@@ -5,6 +5,7 @@ Network node types (`is_io`) reach the world through one module each: `llm`
 and `classify` through engine/llm.py, `http` through engine/net.py."""
 from __future__ import annotations
 
+from .agent import AgentNode
 from .base import NodeType
 from .classify import ClassifyNode
 from .condition import ConditionNode
@@ -39,6 +40,7 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         TransformNode,
         HttpNode,
         ValidateNode,
+        AgentNode,
         HumanNode,
         SubworkflowNode,
         NoteNode,
