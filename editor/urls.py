@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import pages
+from . import gallery, pages
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html"), name="login"),
@@ -13,5 +13,7 @@ urlpatterns = [
     path("workflows/new/", pages.workflow_new, name="workflow-new"),
     path("runs/<int:pk>/", pages.run_page, name="run"),
     path("runs/<int:pk>/answer/", pages.answer_page, name="run-answer"),
+    path("templates/", gallery.gallery, name="template-gallery"),
+    path("templates/<slug:slug>/use/", gallery.use, name="template-use-page"),
     path("healthz", pages.healthz, name="healthz"),
 ]
