@@ -7,7 +7,8 @@ import type { NodeTypeDescription } from "./graph/nodeTypes";
 import type { RunStatus } from "./run/types";
 
 export interface WorkflowInfo {
-  id: number;
+  /** null on /workflows/new/: the first save creates it. */
+  id: number | null;
   name: string;
   description: string;
   team: number;

@@ -32,3 +32,77 @@ export function cancelRun(runId: number): Promise<RunSummary> {
 export function getVersion(workflowId: number, number: number): Promise<WorkflowVersion> {
   return api.get<WorkflowVersion>(`/api/workflows/${workflowId}/versions/${number}/`);
 }
+
+export interface SavedWorkflow {
+  id: number;
+  name: string;
+  description: string;
+  version: number;
+  graph: WorkflowDoc;
+  warnings?: unknown[];
+}
+
+export interface ValidationProblem {
+  code: string;
+  message: string;
+  node?: string | null;
+  edge?: number | null;
+  field?: string | null;
+  severity: string;
+}
+
+export interface ValidationResult {
+  valid: boolean;
+  errors: ValidationProblem[];
+  warnings: ValidationProblem[];
+}
+
+/** The server's validation, the one source of truth; a 400 is an answer here, not a failure. */
+export async function validateGraph(graph: WorkflowDoc): Promise<ValidationResult> {
+  try {
+    const ok = await api.post<{ valid: boolean; warnings?: ValidationProblem[] }>("/api/workflows/validate/", { graph });
+    return { valid: true, errors: [], warnings: ok.warnings ?? [] };
+  } catch (exc) {
+    const body = (exc as { status?: number; body?: unknown }).body as { errors?: ValidationProblem[]; warnings?: ValidationProblem[]; error?: string } | null;
+    if ((exc as { status?: number }).status === 400 && body) {
+      return { valid: false, errors: body.errors?.length ? body.errors : [{ code: "invalid", message: body.error ?? "invalid", severity: "error" }], warnings: body.warnings ?? [] };
+    }
+    throw exc;
+  }
+}
+
+export function getWorkflow(id: number): Promise<SavedWorkflow> {
+  return api.get<SavedWorkflow>(`/api/workflows/${id}/`);
+}
+
+export function createWorkflow(body: { name: string; description?: string; graph: WorkflowDoc; team?: number; message?: string }): Promise<SavedWorkflow> {
+  return api.post<SavedWorkflow>("/api/workflows/", body);
+}
+
+export function saveWorkflow(id: number, body: { graph: WorkflowDoc; name?: string; description?: string; message?: string; base_version: number | null }): Promise<SavedWorkflow> {
+  return api.put<SavedWorkflow>(`/api/workflows/${id}/`, body);
+}
+
+export function listVersions(id: number): Promise<Omit<WorkflowVersion, "graph">[]> {
+  return api.get<Omit<WorkflowVersion, "graph">[]>(`/api/workflows/${id}/versions/`);
+}
+
+export function importWorkflow(doc: unknown): Promise<SavedWorkflow> {
+  return api.post<SavedWorkflow>("/api/workflows/import/", doc);
+}
+
+export function rerunFrom(runId: number, fromNode: string): Promise<StartedRun> {
+  return api.post<StartedRun>(`/api/runs/${runId}/rerun/`, { from_node: fromNode });
+}
+
+export interface StepRecord {
+  node_id: string;
+  key: string;
+  status: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export function getRunSteps(runId: number): Promise<StepRecord[]> {
+  return api.get<StepRecord[]>(`/api/runs/${runId}/steps/`);
+}

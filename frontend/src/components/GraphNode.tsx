@@ -3,7 +3,7 @@
  * colour, ports) and the run overlay (status, badges, a preview of its text).
  */
 import { Handle, Position, type NodeProps } from "@xyflow/react";
-import type { CSSProperties, KeyboardEvent } from "react";
+import { useState, type CSSProperties, type KeyboardEvent } from "react";
 
 import { displayName } from "../graph/format";
 import { categoryColor } from "../graph/nodeTypes";
@@ -40,8 +40,20 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
     showPortLabels ? "has-port-labels" : "",
     overlay.selected === id ? "is-selected" : "",
   ];
+  const problems = overlay.problems?.get(id) ?? [];
+  const mark = overlay.marks?.get(id);
+  if (problems.length) classes.push("has-problem");
+  if (mark) classes.push(`diff-${mark}`);
+  const editable = !!overlay.editable;
+  const [renaming, setRenaming] = useState(false);
   const select = () => overlay.onSelect(id);
   const onKeyDown = (event: KeyboardEvent) => {
+    if (event.target !== event.currentTarget) return;
+    if (event.key === "F2" && editable) {
+      event.preventDefault();
+      setRenaming(true);
+      return;
+    }
     if (event.key === "Enter" || event.key === " ") {
       event.preventDefault();
       select();
@@ -58,11 +70,11 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
       aria-label={`${name} (${typeLabel}), ${STATUS_TEXT[status]}`}
       data-testid={`node-${id}`}
       data-status={status}
-      title={desc?.description}
+      title={problems.length ? problems.join("\n") : desc?.description}
       onKeyDown={onKeyDown}
     >
-      {data.hasInput && <Handle type="target" position={Position.Top} id={INPUT_HANDLE} isConnectable={false} />}
-      {data.loopTarget && <Handle type="target" position={Position.Left} id={BACK_HANDLE} isConnectable={false} className="handle-back" />}
+      {data.hasInput && <Handle type="target" position={Position.Top} id={INPUT_HANDLE} isConnectable={editable} />}
+      {data.loopTarget && <Handle type="target" position={Position.Left} id={BACK_HANDLE} isConnectable={editable} className="handle-back" />}
       <div className="gnode-head">
         <span className="gnode-type">
           {data.fanouts.length > 0 && (
@@ -75,7 +87,34 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
         </span>
         <span className="gnode-id">{node.id}</span>
       </div>
-      <div className="gnode-name">{name}</div>
+      {renaming ? (
+        <input
+          className="gnode-rename nodrag"
+          aria-label={`Name of ${node.id}`}
+          defaultValue={node.name ?? ""}
+          placeholder={node.id}
+          autoFocus
+          onKeyDown={(e) => {
+            e.stopPropagation();
+            if (e.key === "Enter") (e.target as HTMLInputElement).blur();
+            if (e.key === "Escape") setRenaming(false);
+          }}
+          onBlur={(e) => {
+            setRenaming(false);
+            overlay.onRename?.(id, e.target.value);
+          }}
+        />
+      ) : (
+        <div className="gnode-name" onDoubleClick={editable ? (e) => (e.stopPropagation(), setRenaming(true)) : undefined} title={editable ? "Double-click (or F2) to rename" : undefined}>
+          {name}
+        </div>
+      )}
+      {problems.length > 0 && (
+        <div className="gnode-problem" role="note" data-testid="node-problem">
+          ⚠ {problems[0]}
+          {problems.length > 1 ? ` (+${problems.length - 1})` : ""}
+        </div>
+      )}
       <NodePreview run={run} />
       <NodeBadges run={run} data={data} />
       {ports.map((port, index) => (
@@ -84,7 +123,8 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
           type="source"
           position={Position.Bottom}
           id={port}
-          isConnectable={false}
+          isConnectable={editable}
+          title={editable ? `Drag from “${port}” to connect` : undefined}
           style={{ left: portLeft(index, ports.length) }}
         />
       ))}

@@ -12,6 +12,11 @@ export interface RunOverlay {
   selected: string | null;
   runActive: boolean;
   onSelect: (nodeId: string) => void;
+  /** The editor's additions: connectable handles, problems from validation, diff marks, renaming in place. */
+  editable?: boolean;
+  problems?: ReadonlyMap<string, string[]>;
+  marks?: ReadonlyMap<string, "added" | "changed">;
+  onRename?: (nodeId: string, name: string) => void;
 }
 
 export const RunOverlayContext = createContext<RunOverlay>({

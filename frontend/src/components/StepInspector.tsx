@@ -25,9 +25,11 @@ interface Props {
   onSelectNode: (nodeId: string | null) => void;
   onSelectKey: (key: string) => void;
   onFollow: () => void;
+  /** Re-run from this node, reusing the recorded outputs upstream (finished runs only). */
+  onRerun?: (nodeId: string) => void;
 }
 
-export function StepInspector({ nodes, types, run, nodeId, stepKey, following, onSelectNode, onSelectKey, onFollow }: Props) {
+export function StepInspector({ nodes, types, run, nodeId, stepKey, following, onSelectNode, onSelectKey, onFollow, onRerun }: Props) {
   const runnable = useMemo(() => nodes.filter((n) => types.get(n.type)?.executable ?? n.type !== "note"), [nodes, types]);
   const node = nodes.find((n) => n.id === nodeId) ?? null;
   const steps = useMemo(() => (nodeId ? stepsOfNode(run, nodeId) : []), [run, nodeId]);
@@ -70,6 +72,11 @@ export function StepInspector({ nodes, types, run, nodeId, stepKey, following, o
           <span className="node-type-chip">{desc?.label ?? node.type}</span>
           <strong>{displayName(node)}</strong>
           <code className="muted">{node.id}</code>
+          {onRerun && desc?.executable !== false && (
+            <button type="button" className="small" onClick={() => onRerun(node.id)} title="A new run that reuses every recorded output upstream of this node and runs it and everything after it again" data-testid="rerun-from">
+              ↻ Re-run from here
+            </button>
+          )}
         </div>
       )}
       {node && run.runId == null && <p className="muted small">{desc?.description}</p>}

@@ -49,7 +49,8 @@ export interface FlowGraph {
   backEdges: Set<string>;
 }
 
-export function toFlow(doc: WorkflowDoc, types: TypeIndex): FlowGraph {
+export function toFlow(doc: WorkflowDoc, types: TypeIndex, options: { editable?: boolean } = {}): FlowGraph {
+  const editable = options.editable ?? false;
   const backEdges = findBackEdges(doc);
   const positions = positionsOf(doc, {
     backEdges,
@@ -71,7 +72,7 @@ export function toFlow(doc: WorkflowDoc, types: TypeIndex): FlowGraph {
         position,
         style: sizeOf(node, true),
         data: { node, text: String(config.text ?? ""), color: String(config.color ?? "yellow") },
-        selectable: false,
+        selectable: editable,
         connectable: false,
         zIndex: -1,
       } satisfies NoteFlowNode;
@@ -89,7 +90,7 @@ export function toFlow(doc: WorkflowDoc, types: TypeIndex): FlowGraph {
         fanouts: enclosing.get(node.id) ?? [],
         loopTarget: loopTargets.has(node.id),
       },
-      connectable: false,
+      connectable: editable,
     } satisfies StepFlowNode;
   });
 
