@@ -44,7 +44,7 @@ def test_llm_requires_a_prompt(node_types):
     schema = llm["config_schema"]
 
     assert "prompt" in schema["required"]
-    assert llm["output_ports"] == ["out"] and llm["template_fields"] == ["prompt", "system"]
+    assert llm["output_ports"] == ["out"] and llm["template_fields"] == ["prompt", "system", "script", "script_pick"]
     # The form the canvas builds refuses what the engine refuses.
     assert not jsonschema.Draft202012Validator(schema).is_valid({})
     assert jsonschema.Draft202012Validator(schema).is_valid({"prompt": "Hi {{ input.name }}", "output": "json"})
