@@ -211,7 +211,9 @@ async def request(
     Raises Refused for a forbidden address, NetError for anything else that
     gave no response (timeouts and connection failures are retryable)."""
     try:
-        current = httpx2.URL(url, params=params or None)
+        current = httpx2.URL(url)
+        if params:
+            current = current.copy_merge_params(params)  # added to a query the URL already has
     except (httpx2.InvalidURL, TypeError, ValueError) as exc:
         raise NetError(f"not a valid URL: {url!r} ({exc})") from exc
     method = method.upper()

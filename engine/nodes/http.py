@@ -86,7 +86,7 @@ class HttpNode(NodeType):
         if config.get("credential"):
             secret = await providers.api_key(ctx.team_id, config["credential"])
             headers["Authorization"] = f"Bearer {secret}"
-        query = {k: (v if isinstance(v, (str, int, float, bool)) else json.dumps(v)) for k, v in (config.get("query") or {}).items() if v is not None}
+        query = {k: _query_value(v) for k, v in (config.get("query") or {}).items() if v is not None}
         try:
             response = await net.request(method, str(config["url"]), headers=headers, params=query, content=content,
                                          timeout_s=float(config.get("timeout_s") or 30))
@@ -102,6 +102,15 @@ class HttpNode(NodeType):
         if response.status < 400:
             message += " (a 2xx answer was expected; set fail_on_error: false to take any status)"
         raise NodeFailed(message, retryable=retryable)
+
+
+def _query_value(value: Any) -> Any:
+    """Scalars as they are, a list as a repeated parameter (?tag=a&tag=b), anything else as JSON."""
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
+        return value
+    return json.dumps(value)
 
 
 def _header_value(value: Any) -> str:

@@ -42,17 +42,17 @@ def run_node(config: dict, team_id: int | None = None):
 def test_a_templated_get_returns_status_headers_and_parsed_json(run_graph, server):
     server.routes["/users/42"] = Answer(200, {"name": "Ada"}, headers={"X-Trace": "t-1"})
     run = run_graph(fetch_graph({
-        "url": server.url + "/users/{{ input.id }}",
-        "query": {"fields": "{{ input.fields }}"},
+        "url": server.url + "/users/{{ input.id }}?v=2",
+        "query": {"fields": "{{ input.fields }}", "tag": "{{ ['a', 'b'] }}"},
         "headers": {"Accept": "application/json", "X-Team": "{{ input.team }}"},
     }), {"id": 42, "fields": "name", "team": "acme"})
     assert run.status == "succeeded", run.error
     assert run.output["status"] == 200 and run.output["body"] == {"name": "Ada"}
     assert run.output["headers"]["x-trace"] == "t-1"
     seen = server.requests[0]
-    assert seen["path"] == "/users/42?fields=name" and seen["headers"]["X-Team"] == "acme"
+    assert seen["path"] == "/users/42?v=2&fields=name&tag=a&tag=b" and seen["headers"]["X-Team"] == "acme"
     # What was sent is the step's recorded input, rendered.
-    assert run.steps.get(node_id="fetch").input["url"] == server.url + "/users/42"
+    assert run.steps.get(node_id="fetch").input["url"] == server.url + "/users/42?v=2"
 
 
 def test_a_post_sends_a_json_body_and_a_text_answer_stays_text(run_graph, server):
