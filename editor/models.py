@@ -147,6 +147,8 @@ class Step(models.Model):
     model = models.CharField(max_length=120, blank=True, default="")
     demo = models.BooleanField(default=False)  # answered by the offline demo model
     executor = models.CharField(max_length=200, blank=True, default="")  # which worker executed it
+    cache_key = models.CharField(max_length=64, blank=True, default="", db_index=True)  # for nodes with `cache: true`
+    reused = models.CharField(max_length=10, blank=True, default="")  # "cache" or "pin": not executed, output reused
     answer = models.JSONField(null=True, blank=True)  # a person's answer to a human step: {decision, answer, by, at, comment}
     deadline = models.DateTimeField(null=True, blank=True)  # a human step's timeout
     started_at = models.DateTimeField(null=True, blank=True)

@@ -25,6 +25,13 @@ class RetryPolicy(_Strict):
     backoff_s: float = Field(default=1.0, ge=0, le=300, description="Wait before attempt 2; doubles each attempt.")
 
 
+class Pin(_Strict):
+    """A node's output fixed by hand, for debugging downstream nodes: the node does not run."""
+
+    output: Any = None
+    ports: list[str] | None = Field(default=None, description="The ports taken; empty: all of them.")
+
+
 class NodeDoc(_Strict):
     id: str = Field(pattern=ID_PATTERN, max_length=100, description="Unique; templates refer to it as nodes.<id>.")
     type: str
@@ -33,6 +40,8 @@ class NodeDoc(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float | None = Field(default=None, gt=0, le=86400, description="Per-attempt time limit.")
     retry: RetryPolicy | None = None
+    cache: bool = Field(default=False, description="Reuse the output of an identical earlier step (same type, rendered config and model).")
+    pin: Pin | None = None
     width: float | None = None
     height: float | None = None
 

@@ -66,7 +66,7 @@ class Recorder:
 
     def step_finished(self, *, node: str, key: str, node_type: str, status: str, rendered: Any, output: Any, ports, set_vars,
                       error: str, attempts: int, usage, model: str, demo: bool, started_at, finished_at, existing: bool,
-                      executor: str = "") -> None:
+                      executor: str = "", cache_key: str = "", reused: str = "") -> None:
         values = dict(
             node_type=node_type,
             status=status,
@@ -85,6 +85,8 @@ class Recorder:
             finished_at=finished_at,
             seq=self._next_seq(),
             executor=executor,
+            cache_key=cache_key,
+            reused=reused,
         )
         if existing:
             Step.objects.filter(run=self.run, node_id=node, key=key).update(**values)
@@ -99,6 +101,11 @@ class Recorder:
             Step(run=self.run, node_id=n, key=k, node_type=t, status=Step.Status.SKIPPED, started_at=now, finished_at=now, seq=self._next_seq())
             for n, k, t in skipped
         ]
+
+    def cached_step(self, cache_key: str) -> Step | None:
+        """The latest identical step of the same team, to reuse instead of executing."""
+        return (Step.objects.filter(cache_key=cache_key, status=Step.Status.SUCCEEDED, run__team_id=self.run.team_id, reused="")
+                .order_by("-id").first())
 
     def find_step(self, node: str, key: str) -> Step | None:
         return Step.objects.filter(run=self.run, node_id=node, key=key).first()

@@ -62,6 +62,7 @@ class _Flight:
     node_type: str
     rendered: Any
     started_at: Any
+    cache_key: str = ""
     launch: tuple | None = None  # what _spawn needs to start it
     task: Any = None  # the asyncio.Task on the I/O loop, once started here
     remote_deadline: float = 0.0  # sent to another worker; run here if no result by then
@@ -274,12 +275,21 @@ class RunExecutor:
             rendered = self._render(act, ctx)
         except WorkflowError as exc:
             self._fail_step(act, node_type.type, None, exc.message, 1, started_at)
+        node = self.graph.nodes[act.node]
+        if node.pin is not None:
+            pinned = NodeResult(output=node.pin.output, ports=node.pin.ports, model="pinned")
+            return self._succeed(act, node_type.type, rendered, pinned, 0, started_at, existing=False, reused="pin")
+        cache_key = self._cache_key(act, node_type, rendered) if node.cache else ""
+        if cache_key:
+            hit = self.recorder.cached_step(cache_key)
+            if hit is not None:
+                reused = NodeResult(output=hit.output, ports=hit.ports, set_vars=hit.set_vars, model=hit.model, demo=hit.demo)
+                return self._succeed(act, node_type.type, rendered, reused, 0, started_at, existing=False, reused="cache", cache_key=cache_key)
         if node_type.waits_for_person:
             return self._start_human(act, node_type, ctx, rendered, started_at)
         if not node_type.is_io:
-            return self._run_inline(act, node_type, ctx, rendered, started_at)
-        flight = _Flight(act, node_type.type, rendered, started_at)
-        node = self.graph.nodes[act.node]
+            return self._run_inline(act, node_type, ctx, rendered, started_at, cache_key)
+        flight = _Flight(act, node_type.type, rendered, started_at, cache_key=cache_key)
         policy = node.retry
         attempts = policy.max_attempts if policy else 1 + settings.LLM_MAX_RETRIES
         backoff = policy.backoff_s if policy else settings.LLM_RETRY_BASE_S
@@ -407,7 +417,16 @@ class RunExecutor:
             advance_run.apply_async((self.run.pk,), eta=min(deadlines))
         return "waiting"
 
-    def _run_inline(self, act: Activation, node_type, ctx: NodeContext, rendered, started_at) -> list[Activation]:
+    def _cache_key(self, act: Activation, node_type, rendered: dict[str, Any]) -> str:
+        """Same node type, same rendered config, same model: the same step."""
+        import hashlib
+
+        model = rendered.get("model") or (settings.DEFAULT_MODEL if settings.OPENAI_API_KEY else "demo")
+        material = json.dumps({"type": node_type.type, "config": rendered, "model": model, "base": settings.OPENAI_BASE_URL},
+                              sort_keys=True, default=str)
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def _run_inline(self, act: Activation, node_type, ctx: NodeContext, rendered, started_at, cache_key: str = "") -> list[Activation]:
         try:
             result = node_type().run(rendered, ctx)
         except (NodeFailed, WorkflowError) as exc:
@@ -415,7 +434,7 @@ class RunExecutor:
         except Exception as exc:  # a bug in a node type must still fail the step clearly
             log.exception("node %s crashed", act.node)
             self._fail_step(act, node_type.type, rendered, f"internal error in {node_type.type} node: {exc}", 1, started_at)
-        return self._succeed(act, node_type.type, rendered, result, 1, started_at, existing=False)
+        return self._succeed(act, node_type.type, rendered, result, 1, started_at, existing=False, cache_key=cache_key)
 
     def _land(self, landed: _Flight | dict) -> list[Activation]:
         if isinstance(landed, dict):
@@ -434,7 +453,8 @@ class RunExecutor:
             log.error("node %s crashed: %s", flight.act.node, "".join(traceback.format_exception(exc)))
             self._fail_step(flight.act, flight.node_type, flight.rendered, f"internal error: {exc}", 1, flight.started_at, existing=True)
         result, attempts = future.result()
-        return self._succeed(flight.act, flight.node_type, flight.rendered, result, attempts, flight.started_at, existing=True)
+        return self._succeed(flight.act, flight.node_type, flight.rendered, result, attempts, flight.started_at, existing=True,
+                             cache_key=flight.cache_key)
 
     def _land_remote(self, payload: dict) -> list[Activation]:
         flight = self.in_flight.pop((payload["node"], payload["key"]), None)
@@ -446,9 +466,11 @@ class RunExecutor:
         if not payload["ok"]:
             self._fail_step(flight.act, flight.node_type, flight.rendered, payload["error"], payload["attempts"], flight.started_at, existing=True)
         result = execution.result_from_payload(payload)
-        return self._succeed(flight.act, flight.node_type, flight.rendered, result, payload["attempts"], flight.started_at, existing=True)
+        return self._succeed(flight.act, flight.node_type, flight.rendered, result, payload["attempts"], flight.started_at, existing=True,
+                             cache_key=flight.cache_key)
 
-    def _succeed(self, act: Activation, node_type: str, rendered, result: NodeResult, attempts: int, started_at, *, existing: bool) -> list[Activation]:
+    def _succeed(self, act: Activation, node_type: str, rendered, result: NodeResult, attempts: int, started_at, *, existing: bool,
+                 cache_key: str = "", reused: str = "") -> list[Activation]:
         finished_at = timezone.now()
         self.steps += 1
         self.tokens += result.usage.tokens
@@ -459,14 +481,14 @@ class RunExecutor:
             node=act.node, key=act.key, node_type=node_type, status="succeeded", rendered=rendered, output=result.output,
             ports=ports, set_vars=result.set_vars, error="", attempts=attempts, usage=result.usage, model=result.model,
             demo=result.demo, started_at=started_at, finished_at=finished_at, existing=existing,
-            executor=self.executor_of.pop((act.node, act.key), LOCAL_EXECUTOR),
+            executor=self.executor_of.pop((act.node, act.key), LOCAL_EXECUTOR), cache_key=cache_key, reused=reused,
         )
         self.events.append(
             events.event(
                 events.STEP_FINISHED, self.run.pk, node=act.node, key=act.key, node_type=node_type, status="succeeded",
                 input=rendered if not existing else None, output=result.output, ports=ports,
                 usage={"tokens_in": result.usage.tokens_in, "tokens_out": result.usage.tokens_out, "cost_usd": result.usage.cost_usd},
-                model=result.model, demo=result.demo, attempts=attempts,
+                model=result.model, demo=result.demo, attempts=attempts, reused=reused or None,
                 duration_ms=round((finished_at - started_at).total_seconds() * 1000, 2),
                 run_usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps},
             )

@@ -91,7 +91,7 @@ class StepSerializer(serializers.ModelSerializer):
         model = Step
         fields = [
             "node_id", "key", "node_type", "status", "ports", "input", "output", "error", "attempts",
-            "usage", "model", "demo", "executor", "answer", "deadline", "started_at", "finished_at", "duration_ms", "seq",
+            "usage", "model", "demo", "executor", "reused", "answer", "deadline", "started_at", "finished_at", "duration_ms", "seq",
             "child_run",
         ]
 
