@@ -63,6 +63,10 @@ class Experiment(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The task coordinating it and when that task was last alive: one
+    # coordinator at a time, and a dead one's experiment can be taken over.
+    coordinator = models.CharField(max_length=64, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+import uuid
+from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from editor import services as editor_services
@@ -24,16 +27,30 @@ from .services import cancel_outstanding
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1
+LEASE_S = 30  # a coordinator silent this long is presumed dead; another may take over
+
+
+def orphaned():
+    """Experiments that should be running but that no live coordinator holds."""
+    stale = timezone.now() - timedelta(seconds=LEASE_S)
+    return Experiment.objects.filter(status__in=[Experiment.Status.QUEUED, Experiment.Status.RUNNING]).filter(
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale))
 
 
 class ExperimentRunner:
     def __init__(self, experiment_id: int):
         self.experiment_id = experiment_id
+        self.token = uuid.uuid4().hex
 
     def execute(self) -> str:
         experiment = Experiment.objects.select_related("dataset", "created_by", "team").filter(pk=self.experiment_id).first()
         if experiment is None or experiment.is_done:
             return experiment.status if experiment else "missing"
+        # Two coordinators would start two runs for one trial: only the
+        # holder of a fresh lease goes on (a re-delivered task takes over a dead one's).
+        claimed = orphaned().filter(pk=experiment.pk).update(coordinator=self.token, heartbeat_at=timezone.now())
+        if not claimed:
+            return "busy"
         Experiment.objects.filter(pk=experiment.pk, status=Experiment.Status.QUEUED).update(
             status=Experiment.Status.RUNNING, started_at=timezone.now())
         try:
@@ -68,10 +85,13 @@ class ExperimentRunner:
                 if status is not None:
                     cancel_outstanding(experiment)
                 return status or "missing"
+            if not self._beat(experiment):
+                return "superseded"
             running = list(experiment.trials.filter(status=Trial.Status.RUNNING).select_related("run", "case"))
             for trial in running:
                 if trial.run is None or trial.run.is_finished:
                     self._score(experiment, trial)
+                    self._beat(experiment)  # a slow judge must not look like a dead coordinator
             in_flight = sum(1 for t in running if t.run is not None and not t.run.is_finished)
             free = experiment.max_parallel - in_flight
             pending = list(experiment.trials.filter(status=Trial.Status.PENDING).select_related("variant", "case")[: max(free, 0)])
@@ -83,6 +103,9 @@ class ExperimentRunner:
                     status=Experiment.Status.FINISHED, finished_at=timezone.now())
                 return Experiment.Status.FINISHED
             time.sleep(POLL_S)
+
+    def _beat(self, experiment: Experiment) -> bool:
+        return bool(Experiment.objects.filter(pk=experiment.pk, coordinator=self.token).update(heartbeat_at=timezone.now()))
 
     def _start(self, experiment: Experiment, trial: Trial) -> None:
         variant = trial.variant

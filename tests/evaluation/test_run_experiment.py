@@ -99,3 +99,51 @@ def test_cancel_stops_an_experiment_and_the_runs_it_started(worker, personas, cl
     time.sleep(0.5)  # the coordinator notices within a poll and starts nothing more
     assert Trial.objects.filter(experiment_id=pk, run__isnull=False).count() == len(run_ids) <= 2
     assert Experiment.objects.get(pk=pk).status == "cancelled"
+
+
+def test_a_dead_coordinators_experiment_is_resumed_without_repeating_done_trials(worker, personas, fake_llm):
+    """A worker died mid-experiment: its lease went stale; a new task resumes
+    from the recorded trials and runs only what is missing."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from evaluation.models import Variant
+    from evaluation.tasks import run_experiment
+
+    fake_llm.responder = answer_correctly_only_when_asked
+    workflow = llm_workflow(personas["acme"], personas["alice"])
+    dataset = capitals(personas["acme"], count=2)
+    experiment = Experiment.objects.create(
+        team=personas["acme"], name="Interrupted", dataset=dataset, scorer={"type": "contains"}, created_by=personas["alice"],
+        status="running", coordinator="dead-worker", heartbeat_at=timezone.now() - timedelta(minutes=5),
+    )
+    for position, (label, prompt) in enumerate([("A", "Answer briefly: {{ input.topic }}"), ("B", "Answer correctly: {{ input.topic }}")]):
+        graph = workflow.latest_version.graph
+        graph = {**graph, "nodes": [({**n, "config": {**n["config"], "prompt": prompt}} if n["id"] == "write" else n) for n in graph["nodes"]]}
+        Variant.objects.create(experiment=experiment, label=label, position=position, workflow=workflow,
+                               version=workflow.latest_version, graph=graph, prompt_overrides={"write": prompt})
+    first_case = dataset.cases.first()
+    done = Trial.objects.create(experiment=experiment, variant=experiment.variants.get(label="B"), case=first_case,
+                                status=Trial.Status.SCORED, score=1.0, passed=True)
+
+    run_experiment.delay(experiment.pk)
+    experiment = wait_for_experiment(experiment.pk)
+    assert experiment.status == "finished"
+    assert experiment.trials.count() == 4
+    done.refresh_from_db()
+    assert done.run_id is None  # not run again
+    assert Run.objects.filter(trigger="experiment").count() == 3
+    assert experiment.trials.get(variant__label="B", case=dataset.cases.last()).score == 1.0
+
+
+def test_a_live_coordinator_is_not_doubled(db, personas):
+    from django.utils import timezone
+
+    from evaluation.runner import ExperimentRunner
+
+    dataset = capitals(personas["acme"], count=1)
+    experiment = Experiment.objects.create(team=personas["acme"], name="Busy", dataset=dataset, scorer={"type": "contains"},
+                                           status="running", coordinator="alive", heartbeat_at=timezone.now())
+    assert ExperimentRunner(experiment.pk).execute() == "busy"
+    assert not experiment.trials.exists()
