@@ -124,6 +124,9 @@ def gallery(request):
         }
         for t in all_templates()
     ]
+    # The foundational patterns first, in the order a newcomer meets them.
+    order = list(PATTERNS)
+    cards.sort(key=lambda card: order.index(card["slug"]) if card["slug"] in order else len(order))
     teams = list(_writable_teams(request.user))
     return render(request, "template_gallery.html", {"cards": cards, "teams": teams, "personal_team": request.user.personal_team})
 
