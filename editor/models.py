@@ -69,6 +69,25 @@ class WorkflowVersion(models.Model):
         constraints = [models.UniqueConstraint(fields=["workflow", "number"], name="unique_version_number")]
 
 
+class Conversation(models.Model):
+    """A workflow run as a chat: each user message is a run with the history,
+    the persisted state and the running summary in scope (`conversation.*`)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="conversations")
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="conversations")
+    title = models.CharField(max_length=200, blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    history = models.JSONField(default=list)  # [{"role": "user"|"assistant", "content", "run", "at"}]
+    state = models.JSONField(default=dict)
+    summary = models.TextField(blank=True, default="")
+    turns = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+
 class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -100,6 +119,7 @@ class Run(models.Model):
     parent_node = models.CharField(max_length=120, blank=True, default="")
     parent_key = models.CharField(max_length=400, blank=True, default="")
     depth = models.PositiveSmallIntegerField(default=0)
+    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
     parked_at = models.DateTimeField(null=True, blank=True)  # since when it waits for a person
     parked_s = models.FloatField(default=0.0)  # time spent waiting for people, not counted against timeout_s
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -27,6 +27,9 @@ def workflow_list(request):
             active_runs=Count("runs", filter=Q(runs__status__in=[Run.Status.QUEUED, Run.Status.RUNNING])),
         )
     )
+    for workflow in workflows:
+        latest = workflow.latest_version
+        workflow.can_chat = bool(latest and "message" in ((latest.graph.get("inputs") or {}).get("properties") or {}))
     recent_runs = list(access.runs_of(request.user).select_related("workflow")[:10])
     from .models import Step
 
@@ -116,6 +119,37 @@ def answer_page(request, pk: int):
         for step in run.steps.filter(status=Step.Status.WAITING)
     ]
     return render(request, "answer.html", {"run": run, "waiting": waiting, "error": error})
+
+
+@login_required
+def chat_start(request, pk: int):
+    """Start a conversation with a workflow (POST), then show it."""
+    from . import services
+
+    workflow = access.workflows_of(request.user).filter(pk=pk).first()
+    if workflow is None:
+        raise Http404("No such workflow in your teams")
+    if request.method != "POST":
+        return redirect(f"/workflows/{pk}/")
+    if not access.can_write(request.user, workflow.team_id):
+        return HttpResponse("Your role in this team cannot start conversations.", status=403)
+    try:
+        conversation = services.start_conversation(workflow, user=request.user)
+    except services.ServiceError as exc:
+        return HttpResponse(exc.message, status=400)
+    return redirect(f"/conversations/{conversation.pk}/")
+
+
+@login_required
+def chat_page(request, pk: int):
+    from .models import Conversation
+
+    conversation = Conversation.objects.filter(pk=pk, team__in=access.teams_of(request.user)).select_related("workflow").first()
+    if conversation is None:
+        raise Http404("No such conversation in your teams")
+    boot = {"id": conversation.pk, "history": conversation.history, "summary": conversation.summary, "state": conversation.state,
+            "canWrite": access.can_write(request.user, conversation.team_id)}
+    return render(request, "chat.html", {"conversation": conversation, "boot": boot})
 
 
 def healthz(request):

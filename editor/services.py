@@ -138,7 +138,7 @@ def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, nam
 
 
 def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, graph: dict[str, Any], team: Team | None,
-              user, run_input: Any, trigger: str) -> Run:
+              user, run_input: Any, trigger: str, conversation=None) -> Run:
     if not isinstance(run_input, dict):
         raise ServiceError(f"input: must be a JSON object of the workflow's inputs, not {type(run_input).__name__}")
     problems = validate_input(graph, run_input)
@@ -149,7 +149,7 @@ def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, gra
     with transaction.atomic():
         run = Run.objects.create(
             workflow=workflow, version=version, graph=graph, team=team, input=run_input,
-            triggered_by=user if user and user.is_authenticated else None, trigger=trigger,
+            triggered_by=user if user and user.is_authenticated else None, trigger=trigger, conversation=conversation,
         )
         reset_run_log(run.pk)
         transaction.on_commit(lambda: advance_run.delay(run.pk))
@@ -264,3 +264,24 @@ def answer_human_step(run: Run, *, user, node: str, key: str | None, decision: s
     transaction.on_commit(lambda: advance_run.delay(run.pk))
     step.refresh_from_db()
     return step
+
+
+def start_conversation(workflow: Workflow, *, user, title: str = "") -> "Conversation":
+    from .models import Conversation
+
+    props = ((workflow.latest_version.graph.get("inputs") or {}).get("properties") or {})
+    if "message" not in props:
+        raise ServiceError(f"workflow {workflow.pk} cannot chat: its inputs need a `message` property (the user's message)")
+    return Conversation.objects.create(team=workflow.team, workflow=workflow, title=title[:200] or workflow.name, created_by=user)
+
+
+def send_message(conversation, *, user, text: str) -> Run:
+    """A user's message starts the next turn: a run of the workflow's latest version with `message` as input."""
+    if not isinstance(text, str) or not text.strip():
+        raise ServiceError("text: write a message")
+    busy = conversation.runs.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING]).first()
+    if busy is not None:
+        raise ServiceError(f"the reply to the previous message (run {busy.pk}) is still being written; wait for it", status=409, run=busy.pk)
+    version = conversation.workflow.latest_version
+    return start_run(workflow=conversation.workflow, version=version, graph=version.graph, team=conversation.team, user=user,
+                     run_input={"message": text}, trigger="chat", conversation=conversation)

@@ -166,6 +166,7 @@ class RunExecutor:
             elapsed = (timezone.now() - run.started_at).total_seconds() - self.run.parked_s
             self.started = time.monotonic() - max(0.0, elapsed)
         self.run_info = {"id": run.pk, "workflow": run.workflow_id}
+        self.extra_scope = self.recorder.conversation_scope()
         try:
             self._loop(list(ready), lease)
         except Parked:
@@ -173,7 +174,9 @@ class RunExecutor:
         except RunStopped as stop:
             self._abort_in_flight(stop.message)
             return self._finish(stop.status, error={"message": stop.message, "node": stop.node, "reason": stop.reason})
-        return self._finish("succeeded", output=self._run_output())
+        output = self._run_output()
+        self.recorder.update_conversation(output, [n for n, t in self.graph.types.items() if t.updates_conversation])
+        return self._finish("succeeded", output=output)
 
     # ------------------------------------------------------------------ main loop
 
@@ -238,7 +241,7 @@ class RunExecutor:
     def _context(self, act: Activation) -> NodeContext:
         return NodeContext(
             node_id=act.node,
-            scope=self.scheduler.context(act, self.run.input or {}, self.run_info),
+            scope=self.scheduler.context(act, self.run.input or {}, self.run_info, self.extra_scope),
             run_id=self.run.pk,
             team_id=self.run.team_id,
             activation=act.number,

@@ -139,8 +139,9 @@ class Scheduler:
     def reached(self, node: str) -> bool:
         return node in self.root.outputs
 
-    def context(self, act: Activation, run_input: dict[str, Any], run_info: dict[str, Any]) -> dict[str, Any]:
-        """The template scope of an activation: input, nodes, vars, loop, item/index, run."""
+    def context(self, act: Activation, run_input: dict[str, Any], run_info: dict[str, Any],
+                extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The template scope of an activation: input, nodes, vars, loop, item/index, run (and `extra`, e.g. conversation)."""
         chain = self._chain(self.frames[act.frame])
         outputs = NodesScope("nodes", chain[0].outputs)
         variables: dict[str, Any] = {}
@@ -156,6 +157,7 @@ class Scheduler:
             "vars": Scope("vars", variables),
             "loops": Scope("loops", {n: {"iteration": i} for n, i in loops.items()}),
             "run": Scope("run", run_info),
+            **(extra or {}),
         }
         loop = self.graph.enclosing_loop.get(act.node)
         if loop is not None and loop in loops:

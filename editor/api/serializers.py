@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from engine import events
 
-from ..models import Credential, Run, Step, Team, Workflow, WorkflowVersion
+from ..models import Conversation, Credential, Run, Step, Team, Workflow, WorkflowVersion
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -195,3 +195,15 @@ def step_as_event(step: Step) -> dict[str, Any]:
     if step.status == Step.Status.CANCELLED:
         return events.event(events.STEP_CANCELLED, step.run_id, **base)
     return events.event(events.STEP_STARTED, step.run_id, **base, node_type=step.node_type, input=step.input, attempt=step.attempts)
+
+
+class ConversationSerializer(serializers.ModelSerializer):
+    last_run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Conversation
+        fields = ["id", "team", "workflow", "title", "history", "state", "summary", "turns", "last_run", "created_at", "updated_at"]
+
+    def get_last_run(self, conversation: Conversation) -> dict[str, Any] | None:
+        run = conversation.runs.order_by("-created_at").first()
+        return {"id": run.pk, "status": run.status} if run else None

@@ -11,6 +11,7 @@ router.register("workflows", views.WorkflowViewSet, basename="workflow")
 router.register("runs", views.RunViewSet, basename="run")
 router.register("teams", views.TeamViewSet, basename="team")
 router.register("credentials", views.CredentialViewSet, basename="credential")
+router.register("conversations", views.ConversationViewSet, basename="conversation")
 
 urlpatterns = [
     path("node-types/", views.NodeTypesView.as_view(), name="node-types"),

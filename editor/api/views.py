@@ -18,8 +18,9 @@ from engine.graph import validate
 from engine.nodes import NODE_TYPES
 
 from .. import access, services
-from ..models import Credential, Membership, Run, Team, Workflow
+from ..models import Conversation, Credential, Membership, Run, Team, Workflow
 from .serializers import (
+    ConversationSerializer,
     CredentialSerializer,
     RunCreateSerializer,
     RunSerializer,
@@ -207,6 +208,45 @@ class WorkflowViewSet(viewsets.ViewSet):
         except services.ServiceError as exc:
             return _service_error(exc)
         return Response({"id": run.pk, "status": run.status, "version": version.number}, status=status.HTTP_201_CREATED)
+
+
+class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Chats with a workflow: each message is a run with `conversation.*` in scope."""
+
+    serializer_class = ConversationSerializer
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return Conversation.objects.filter(team__in=access.teams_of(self.request.user))
+
+    @extend_schema(request={"application/json": {"type": "object", "properties": {"workflow": {"type": "integer"}, "title": {"type": "string"}},
+                                                 "required": ["workflow"]}}, responses={201: ConversationSerializer})
+    def create(self, request):
+        body = request.data if isinstance(request.data, dict) else {}
+        workflow_id = body.get("workflow")
+        if isinstance(workflow_id, bool) or not isinstance(workflow_id, int):
+            return Response({"error": "workflow: the id of the workflow to chat with"}, status=400)
+        workflow = get_object_or_404(access.workflows_of(request.user), pk=workflow_id)
+        _require_write(request, workflow.team_id)
+        try:
+            conversation = services.start_conversation(workflow, user=request.user, title=str(body.get("title", "")))
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return Response(ConversationSerializer(conversation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"application/json": {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}},
+                   responses={201: RunSummarySerializer})
+    @action(detail=True, methods=["post"])
+    def messages(self, request, pk=None):
+        """Send a message: starts the turn's run; its reply streams on /ws/runs/{id}/."""
+        conversation = self.get_object()
+        _require_write(request, conversation.team_id)
+        text = request.data.get("text") if isinstance(request.data, dict) else None
+        try:
+            run = services.send_message(conversation, user=request.user, text=text)
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return Response({"id": run.pk, "status": run.status}, status=status.HTTP_201_CREATED)
 
 
 class RunViewSet(viewsets.ReadOnlyModelViewSet):

@@ -18,6 +18,7 @@ from .loop import LoopNode
 from .merge import MergeNode
 from .note import NoteNode
 from .output import OutputNode
+from .remember import RememberNode
 from .start import StartNode
 from .subworkflow import SubworkflowNode
 from .switch import SwitchNode
@@ -42,6 +43,7 @@ NODE_TYPES: dict[str, type[NodeType]] = {
         ValidateNode,
         AgentNode,
         HumanNode,
+        RememberNode,
         SubworkflowNode,
         NoteNode,
     )

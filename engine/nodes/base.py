@@ -86,6 +86,7 @@ class NodeType:
     closes_fanout: ClassVar[bool] = False  # a join: collects item results
     sets_run_output: ClassVar[bool] = False  # an output: its value becomes the run's output
     waits_for_person: ClassVar[bool] = False  # a human step: the run is parked until an answer
+    updates_conversation: ClassVar[bool] = False  # its output {state, summary, keep_last} updates the run's conversation
 
     @classmethod
     def output_ports(cls, config: dict[str, Any]) -> list[str]:
