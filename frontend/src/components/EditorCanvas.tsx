@@ -89,6 +89,9 @@ export function EditorCanvas(props: Props) {
   const [selectedEdges, setSelectedEdges] = useState<Set<string>>(new Set());
   const { screenToFlowPosition, fitView, getViewport } = useReactFlow();
   const wrapper = useRef<HTMLDivElement>(null);
+  // Fit a workflow into view when it opens; an empty canvas keeps its origin, so the
+  // first node dropped on it stays where it was dropped.
+  const [fitOnOpen] = useState(doc.nodes.length > 0);
 
   props.apiRef.current = {
     fitView: () => void fitView({ padding: 0.2, maxZoom: 1.1, duration: 200 }),
@@ -225,7 +228,7 @@ export function EditorCanvas(props: Props) {
           nodesFocusable
           edgesFocusable={editable}
           connectionRadius={28}
-          fitView
+          fitView={fitOnOpen}
           fitViewOptions={{ padding: 0.2, maxZoom: 1.1 }}
           minZoom={0.1}
           maxZoom={2}
