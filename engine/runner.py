@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
-import redis
 from django.conf import settings
 from django.utils import timezone
 
 from editor.models import Run
 
-from . import events, execution, ioloop, templating
+from . import events, execution, ioloop, redis_client, templating
 from .errors import NodeFailed, WorkflowError
 from .graph import Graph, InvalidWorkflow, load_cached
 from .nodes.base import NodeContext, NodeResult, Usage
@@ -75,7 +74,7 @@ class Lease:
     def __init__(self, run_id: int):
         self.key = f"orchestrator:run:{run_id}:owner"
         self.token = uuid.uuid4().hex
-        self.client = redis.Redis.from_url(settings.REDIS_URL)
+        self.client = redis_client.client()
 
     def acquire(self) -> bool:
         return bool(self.client.set(self.key, self.token, nx=True, ex=LEASE_TTL_S))
@@ -89,7 +88,7 @@ class Lease:
 
     @staticmethod
     def held(run_id: int) -> bool:
-        return bool(redis.Redis.from_url(settings.REDIS_URL).exists(f"orchestrator:run:{run_id}:owner"))
+        return bool(redis_client.client().exists(f"orchestrator:run:{run_id}:owner"))
 
 
 def validate_input(graph_doc: dict[str, Any], run_input: Any) -> list[str]:
@@ -347,7 +346,7 @@ class RunExecutor:
         import threading
 
         def pump() -> None:
-            client = redis.Redis.from_url(settings.REDIS_URL)
+            client = redis_client.client()
             key = execution.results_key(self.run.pk)
             while not self.stopping:
                 item = client.blpop([key], timeout=0.5)
@@ -540,7 +539,7 @@ class RunExecutor:
     def _finish(self, status: str, output: Any = None, error: dict | None = None) -> str:
         self.stopping = True
         if self.listener is not None:
-            redis.Redis.from_url(settings.REDIS_URL).delete(execution.results_key(self.run.pk))
+            redis_client.client().delete(execution.results_key(self.run.pk))
         if error:
             error = {k: v for k, v in error.items() if v is not None}
         self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)

@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import events, ioloop
+from . import events, ioloop, redis_client
 
 LOG_TTL_S = 7 * 24 * 3600
 
@@ -161,11 +161,9 @@ def publisher() -> Publisher:
 
 def reset_run_log(run_id: int) -> None:
     """A new run starts with an empty log, whatever a reused id left in Redis."""
-    import redis
-
     from .execution import results_key
 
-    redis.Redis.from_url(settings.REDIS_URL).delete(events.log_key(run_id), events.seq_key(run_id), results_key(run_id))
+    redis_client.client().delete(events.log_key(run_id), events.seq_key(run_id), results_key(run_id))
 
 
 async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
