@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def setup_environment() -> dict:
+def setup_environment(workers: int) -> dict:
     from orchestrator_site.embedded import EmbeddedRedis, free_port
     from tests.fake_openai import FakeOpenAI
 
@@ -53,8 +53,10 @@ def setup_environment() -> dict:
     python = sys.executable
     state["procs"] = [
         subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", "16", "-l", "error",
-                          "-n", f"bench-{os.getpid()}@%h"], cwd=ROOT, env=dict(os.environ)),
-        subprocess.Popen([python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(state["port"]), "orchestrator_site.asgi:application"],
+                          "-n", f"bench-{os.getpid()}-{n}@%h"], cwd=ROOT, env=dict(os.environ))
+        for n in range(workers)
+    ] + [
+        subprocess.Popen([python, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(state["port"]), "orchestrator_site.asgi:application"],
                          cwd=ROOT, env=dict(os.environ), stderr=subprocess.DEVNULL),
     ]
     return state
@@ -183,12 +185,14 @@ def api_throughput(port: int, total: int = 200, concurrency: int = 10) -> float:
         t.start()
     for t in threads:
         t.join()
+    posted = time.perf_counter() - started
     while Run.objects.filter(pk__in=ids).exclude(status__in=["succeeded", "failed", "cancelled"]).exists():
         time.sleep(0.005)
     elapsed = time.perf_counter() - started
     failed = Run.objects.filter(pk__in=ids).exclude(status="succeeded").count()
     if failed:
         raise RuntimeError(f"{failed} of {total} throughput runs did not succeed")
+    print(f"  (throughput: {total} POSTs took {posted:.2f} s, all runs finished at {elapsed:.2f} s)")
     return total / elapsed
 
 
@@ -240,8 +244,9 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Celery worker processes (default: one per core).")
     args = parser.parse_args()
-    state = setup_environment()
+    state = setup_environment(args.workers)
     fake = state["fake"]
     rows = []
     try:
@@ -269,7 +274,8 @@ def main() -> None:
         teardown(state)
     load = os.getloadavg()[0]
     width = max(len(r[0]) for r in rows)
-    print(f"\nOrchestrator engine benchmark — median of {args.repeats} repeats; spread = max/min of the repeats; load avg {load:.2f} on {os.cpu_count()} cores")
+    print(f"\nOrchestrator engine benchmark — median of {args.repeats} repeats; spread = max/min of the repeats; "
+          f"{args.workers} worker process(es); load avg {load:.2f} on {os.cpu_count()} cores")
     print(f"{'measure'.ljust(width)}  {'result':>28}  {'spread':>8}  target")
     for name, result, spread, target in rows:
         print(f"{name.ljust(width)}  {result:>28}  {spread:>8}  {target}")
