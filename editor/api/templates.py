@@ -1,9 +1,15 @@
 """/api/templates/: the template gallery. Anyone signed in may list and read
 the templates; `use` creates a workflow from one in a team the user may edit
-(their personal team unless they name another)."""
+(their personal team unless they name another).
+
+A template that calls other templates (complex-system's sub-workflows) lists
+its `graph` with the references as written, `{"$template": "<slug>"}`; `use`
+resolves them to workflows of the team, creating those first when the team has
+none made from that template."""
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.db import transaction
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
@@ -11,7 +17,7 @@ from rest_framework.views import APIView
 
 from .. import access, services
 from ..models import Team
-from ..workflow_templates import all_templates, template
+from ..workflow_templates import all_templates, resolve_references, template
 from .serializers import WorkflowSerializer
 
 # The pattern tags a template is filed under, by slug; the gallery groups by them.
@@ -29,6 +35,14 @@ PATTERNS: dict[str, list[str]] = {
     "ensemble-evaluation": ["evaluation", "parallel"],
     "function-calls": ["tools", "planning", "parallel", "loop"],
     "validation-chain": ["validation", "loop"],
+    "tool-use": ["tools", "agent"],
+    "autonomous-agent": ["agent", "tools", "human"],
+    "complex-system": ["routing", "composition"],
+    "support-billing": ["composition"],
+    "support-technical": ["composition"],
+    "stateful-conversation": ["conversation", "memory"],
+    "context-summarization": ["conversation", "memory"],
+    "ab-testing": ["evaluation", "parallel"],
 }
 
 
@@ -103,13 +117,17 @@ def team_for_use(user, team_id) -> Team:
 
 
 def use_template(user, slug: str, *, team_id=None, name: str | None = None):
-    """Create a workflow from a template; the one path for the API and the gallery page."""
+    """Create a workflow from a template; the one path for the API and the gallery page.
+    The templates it calls become workflows of the team too (or are reused), in
+    the same transaction: a refusal leaves nothing half-made."""
     found = _get(slug)
     team = team_for_use(user, team_id)
-    return services.create_workflow(
-        team=team, user=user, graph=found["graph"], name=name or None,
-        message=f"From the template gallery ({slug})", template_slug=slug,
-    )
+    with transaction.atomic():
+        graph = resolve_references(found["graph"], team=team, user=user, calling=(slug,))
+        return services.create_workflow(
+            team=team, user=user, graph=graph, name=name or None,
+            message=f"From the template gallery ({slug})", template_slug=slug,
+        )
 
 
 class TemplateUseView(APIView):

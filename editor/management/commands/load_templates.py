@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from editor import services
 from editor.models import Workflow
-from editor.workflow_templates import all_templates
+from editor.workflow_templates import all_templates, resolve_references
 
 
 class Command(BaseCommand):
@@ -19,11 +19,13 @@ class Command(BaseCommand):
         if owner is None:
             raise CommandError(f"no user named '{user}'; create it first (make run creates 'demo')")
         team = owner.personal_team
-        created = 0
+        before = Workflow.objects.filter(team=team).count()
         for template in all_templates():
             if Workflow.objects.filter(team=team, template_slug=template["slug"]).exists():
                 continue
-            workflow = services.create_workflow(team=team, user=owner, graph=template["graph"], message="From the template gallery")
+            # Templates it calls become workflows of the team first (or are reused).
+            graph = resolve_references(template["graph"], team=team, user=owner, calling=(template["slug"],))
+            workflow = services.create_workflow(team=team, user=owner, graph=graph, message="From the template gallery")
             Workflow.objects.filter(pk=workflow.pk).update(template_slug=template["slug"])
-            created += 1
+        created = Workflow.objects.filter(team=team).count() - before
         self.stdout.write(f"templates: {created} created in team '{team.name}'")
