@@ -10,7 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from editor.workflow_templates import all_templates, template
+from editor.models import Team
+from editor.workflow_templates import all_templates, resolve_references, template
 from tests.fake_openai import Reply
 
 SLUGS = [t["slug"] for t in all_templates()]
@@ -30,9 +31,15 @@ def paced_demo(settings):
     settings.DEMO_TOKEN_DELAY_MS = 8
 
 
-def run_template(run_graph, slug: str, **overrides):
+def run_template(run_graph, slug: str, graph: dict | None = None, **overrides):
     t = template(slug)
-    return run_graph(t["graph"], {**t["example_input"], **overrides}, timeout=60)
+    return run_graph(resolved(graph or t["graph"]), {**t["example_input"], **overrides}, timeout=60)
+
+
+def resolved(graph: dict) -> dict:
+    """The graph with its calls to other templates made workflows of team Acme, where `run_graph` runs."""
+    acme = Team.objects.get(name="Acme")
+    return resolve_references(graph, team=acme, user=acme.memberships.get(role="owner").user)
 
 
 def steps(run, node_id: str | None = None):
@@ -288,21 +295,25 @@ def test_validation_chain_repairs_at_most_three_times_then_fails_clearly(run_gra
 # ----------------------------------------------------------------- routing
 
 
-@pytest.mark.parametrize("category,handler", [("billing", "billing"), ("technical", "technical"), ("general", "general")])
-def test_routing_takes_exactly_one_route(run_graph, fake_llm, category, handler):
-    fake_llm.script.append(Reply(json.dumps({"category": category, "confidence": 0.9})))
+@pytest.mark.parametrize("case", ["billing", "technical", "general"])
+def test_routing_takes_exactly_one_route(run_graph, fake_llm, case):
+    fake_llm.script.append(Reply(json.dumps({"case": case, "reason": "it is about that"})))
     run = run_template(run_graph, "routing")
     handlers = {"billing", "technical", "general"}
-    assert {n for n in handlers if ran(run, n)} == {handler}
+    assert {n for n in handlers if ran(run, n)} == {case}
     skipped = {s.node_id for s in steps(run) if s.status == "skipped"}
-    assert handlers - {handler} <= skipped
-    assert run.output["route"] == category
+    assert handlers - {case} <= skipped
+    assert run.output["route"] == case and run.output["classification"]["case"] == case
+    # The classifier saw the cases it chooses from, described.
+    assert "billing: Invoices" in prompt_of(fake_llm.requests[0])
 
 
-def test_routing_sends_an_unsure_classification_to_the_general_handler(run_graph, fake_llm):
-    fake_llm.script.append(Reply(json.dumps({"category": "billing", "confidence": 0.2})))
+def test_routing_sends_an_answer_that_is_no_case_to_the_general_handler(run_graph, fake_llm):
+    not_a_case = Reply(json.dumps({"case": "sales", "reason": "sounds like sales"}))
+    fake_llm.script.extend([not_a_case, not_a_case])  # the first answer and its one repair
     run = run_template(run_graph, "routing")
-    assert run.output["route"] == "general" and not ran(run, "billing")
+    assert run.output["route"] == "general" and not ran(run, "billing") and not ran(run, "technical")
+    assert run.output["classification"]["case"] == "general"
 
 
 def test_routing_on_the_demo_model_takes_one_route(run_graph, demo):
