@@ -38,11 +38,12 @@ PATTERNS: dict[str, list[str]] = {
     "tool-use": ["tools", "agent"],
     "autonomous-agent": ["agent", "tools", "human"],
     "complex-system": ["routing", "composition"],
-    "support-billing": ["composition"],
-    "support-technical": ["composition"],
     "stateful-conversation": ["conversation", "memory"],
     "context-summarization": ["conversation", "memory"],
     "ab-testing": ["evaluation", "parallel"],
+    # The small workflows complex-system calls; last, as parts rather than patterns.
+    "support-billing": ["composition"],
+    "support-technical": ["composition"],
 }
 
 
