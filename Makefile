@@ -63,7 +63,7 @@ test-python: $(STAMP_PY) $(BUILD)
 # The database-dependent tests again on PostgreSQL (DATABASE_URL must point at a server).
 test-postgres: $(STAMP_PY) $(BUILD)
 	@test -n "$(DATABASE_URL)" || (echo "set DATABASE_URL=postgres://user@host:5432/db" && exit 2)
-	DATABASE_URL="$(DATABASE_URL)" $(PY) -m pytest -m "not browser" tests/api tests/engine tests/editor $(PYTEST_ARGS)
+	DATABASE_URL="$(DATABASE_URL)" $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
 bench: install build migrate
 	$(PY) bench/engine.py
