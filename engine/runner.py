@@ -135,7 +135,19 @@ class RunExecutor:
             return None
         try:
             return self._execute(run, lease)
+        except Exception as exc:  # a bug must end the run visibly, not leave it "running" for ever
+            log.exception("run %s crashed", self.run_id)
+            message = f"internal error in the engine: {type(exc).__name__}: {exc}"
+            Run.objects.filter(pk=self.run_id).exclude(status__in=list(Run.FINISHED)).update(
+                status=Run.Status.FAILED, error={"message": message, "reason": "internal"}, finished_at=timezone.now()
+            )
+            self.publisher.emit(events.event(events.RUN_FINISHED, self.run_id, status="failed", output=None,
+                                             error={"message": message, "reason": "internal"},
+                                             usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps}))
+            self.publisher.flush()
+            return "failed"
         finally:
+            self.stopping = True
             lease.release()
 
     def _execute(self, run: Run, lease: Lease) -> str:

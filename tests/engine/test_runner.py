@@ -287,3 +287,14 @@ def test_a_failed_remote_step_fails_the_run_with_its_message(run_graph, fake_llm
     assert run.status == "failed"
     failed = run.steps.get(node_id="work", status="failed")
     assert failed.key == "fan#1[1]/1" and "refused the request (401)" in failed.error
+
+
+def test_an_engine_bug_fails_the_run_visibly(personas, transactional_db, monkeypatch):
+    """Not a user's mistake, but it must still end the run with a message, never leave it running."""
+    graph = wf([out(value="x")], [{"source": "start", "target": "out"}])
+    run = Run.objects.create(graph=graph, team=personas["acme"])
+    monkeypatch.setattr(RunExecutor, "_run_output", lambda self: 1 / 0)
+    assert RunExecutor(run.pk).execute() == "failed"
+    run.refresh_from_db()
+    assert run.status == "failed" and run.error["reason"] == "internal"
+    assert "ZeroDivisionError" in run.error["message"]
