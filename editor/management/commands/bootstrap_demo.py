@@ -19,4 +19,5 @@ class Command(BaseCommand):
             user = User.objects.create_user(username=username, password=password)
             self.stdout.write(f"created user '{username}'")
         call_command("load_templates", user=username, stdout=self.stdout)
-        self.stdout.write(self.style.SUCCESS(f"Sign in at http://127.0.0.1:8000/ as  {username} / {password}"))
+        port = os.environ.get("PORT", "8000")
+        self.stdout.write(self.style.SUCCESS(f"Sign in at http://127.0.0.1:{port}/ as  {username} / {password}"))
