@@ -247,8 +247,9 @@ def _validate_edges(doc, nodes, types, configs, errors: list[GraphError]) -> lis
             if node_id not in all_ids:
                 problem = f"{label}: its {end} '{node_id}' is not a node in this workflow; remove the edge or add the node"
                 break
-            if all_ids[node_id].type == "note" or (node_id in all_ids and NODE_TYPES.get(all_ids[node_id].type) and not NODE_TYPES[all_ids[node_id].type].executable):
-                problem = f"{label}: '{node_id}' is a note; notes cannot be connected"
+            node_type = NODE_TYPES.get(all_ids[node_id].type)
+            if node_type is not None and not node_type.executable:
+                problem = f"{label}: '{node_id}' is a {node_type.label.lower()}; it lives on the canvas only and cannot be connected"
                 break
         if problem is None and (raw.source not in nodes or raw.target not in nodes):
             continue  # the node itself is invalid and already reported

@@ -182,7 +182,7 @@ def test_note_nodes_are_allowed_but_cannot_be_connected():
     assert problems([*nodes], [e("start", "out")]) == []
     found = problems(nodes, edges)
     assert [err.edge for err in found] == [0, 1]
-    assert all("'memo' is a note; notes cannot be connected" in err.message for err in found)
+    assert all("'memo' is a note; it lives on the canvas only and cannot be connected" in err.message for err in found)
 
 
 # --------------------------------------------------------------------------- cycles and loops
