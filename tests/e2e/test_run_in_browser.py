@@ -70,3 +70,29 @@ def test_another_teams_workflow_page_is_not_found(page, live_daphne, worker, per
     sign_in(page, live_daphne, "mallory", "mallory-password")
     response = page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/")
     assert response.status == 404
+
+
+def test_a_person_answers_a_waiting_run_from_the_run_view(page, live_daphne, worker, personas):
+    bob = personas["bob"]
+    real_password(bob, "bob-password")
+    graph = {"format": "orchestrator.workflow/v1", "name": "Approval",
+             "nodes": [{"id": "start", "type": "start"},
+                       {"id": "review", "type": "human", "name": "Review", "config": {"prompt": "Publish the post?"}},
+                       {"id": "yes", "type": "output", "config": {"value": "published"}},
+                       {"id": "no", "type": "output", "config": {"value": "held"}}],
+             "edges": [{"source": "start", "target": "review"}, {"source": "review", "source_port": "approved", "target": "yes"},
+                       {"source": "review", "source_port": "rejected", "target": "no"}, {"source": "review", "source_port": "timeout", "target": "no"}]}
+    workflow = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=graph)
+    run = services.start_run(workflow=workflow, version=workflow.latest_version, graph=workflow.latest_version.graph,
+                             team=personas["acme"], user=personas["alice"], run_input={}, trigger="test")
+    sign_in(page, live_daphne, "bob", "bob-password")
+    page.goto(f"http://{live_daphne}/runs/{run.pk}/")
+    waiting = page.get_by_test_id("run-waiting")
+    waiting.wait_for(timeout=20000)
+    assert "Waiting for a person" in waiting.text_content() and "an owner or editor" in waiting.text_content()
+    shot(page, "04-waiting-for-a-person")
+    waiting.get_by_role("link", name="Answer").click()
+    page.get_by_text("Publish the post?").wait_for()
+    page.get_by_role("button", name="Approve").click()
+    page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=20000)
+    assert "published" in page.get_by_test_id("run-output").text_content()

@@ -18,6 +18,7 @@ const STATUS_TEXT: Record<string, string> = {
   failed: "failed",
   skipped: "skipped",
   cancelled: "cancelled",
+  waiting: "waiting for a person",
 };
 
 function portLeft(index: number, count: number): string {

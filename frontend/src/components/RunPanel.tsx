@@ -113,6 +113,20 @@ export function RunPanel({ run, connection, canCancel, cancelling, cancelError, 
           This run used version {version}; the workflow is now at version {currentVersion}.
         </p>
       )}
+      {status === "waiting" && (
+        <div className="run-waiting" role="status" data-testid="run-waiting">
+          <strong>Waiting for a person.</strong>{" "}
+          {waitingSteps(run).map((step) => (
+            <span key={step.id}>
+              <button type="button" className="link" onClick={() => onSelectNode(step.node)}>
+                {nodeName(step.node)}
+              </button>{" "}
+              asks {askedOf(step)}.{" "}
+            </span>
+          ))}
+          <a href={`/runs/${run.runId}/answer/`}>Answer</a>
+        </div>
+      )}
       {run.error && (
         <div className={`run-error ${status === "cancelled" ? "is-cancelled" : ""}`} role="alert" data-testid="run-error-message">
           <strong>{status === "cancelled" ? "Stopped" : "Failed"}</strong>
@@ -142,4 +156,13 @@ export function RunPanel({ run, connection, canCancel, cancelling, cancelError, 
       )}
     </section>
   );
+}
+
+function waitingSteps(run: RunState) {
+  return run.order.map((id) => run.steps[id]).filter((step) => step.status === "waiting");
+}
+
+function askedOf(step: { input?: unknown }): string {
+  const assignees = (step.input as { assignees?: string[] } | undefined)?.assignees ?? [];
+  return assignees.length ? assignees.join(", ") : "an owner or editor";
 }

@@ -247,3 +247,31 @@ describe("loops and fan-outs", () => {
     expect(followTarget(state, stepId("a", "1"))).toBe(stepId("b", "1"));
   });
 });
+
+describe("a run waiting for a person", () => {
+  it("parks on run.waiting, shows the waiting step, and runs again when resumed", () => {
+    let state = initialRunState(7);
+    state = applyMessage(state, {
+      type: "snapshot",
+      run: { id: 7, status: "running" } as RunSummary,
+      events: [
+        { type: "run.started", run: 7, seq: 1, status: "running" },
+        { type: "step.waiting", run: 7, seq: 2, node: "review", key: "1", prompt: "Ship it?", assignees: ["bob"], form: null },
+        { type: "run.waiting", run: 7, seq: 3, waiting_on: [{ node: "review", key: "1", assignees: ["bob"] }] },
+      ],
+      seq: 3,
+    });
+    expect(state.status).toBe("waiting");
+    expect(state.steps[stepId("review", "1")].status).toBe("waiting");
+    expect((state.steps[stepId("review", "1")].input as { prompt: string }).prompt).toBe("Ship it?");
+    state = applyMessage(state, {
+      type: "events",
+      events: [
+        { type: "run.started", run: 7, seq: 4, status: "running" },
+        { type: "step.finished", run: 7, seq: 5, node: "review", key: "1", output: { decision: "approved" }, ports: ["approved"] },
+      ],
+    });
+    expect(state.status).toBe("running");
+    expect(state.steps[stepId("review", "1")].status).toBe("succeeded");
+  });
+});

@@ -196,6 +196,12 @@ function applyEvent(state: RunState, event: RunEvent): void {
         state.statusSeq = seq;
       }
       return;
+    case "run.waiting":
+      if (seq >= state.statusSeq && !isOver(state.status)) {
+        state.status = "waiting";
+        state.statusSeq = seq;
+      }
+      return;
     case "run.finished":
       if (seq >= state.statusSeq) {
         state.status = event.status;
@@ -281,6 +287,11 @@ function applyStepEvent(state: RunState, event: StepEvent): void {
       break;
     case "step.cancelled":
       setStatus("cancelled");
+      break;
+    case "step.waiting":
+      step.nodeType = step.nodeType ?? "human";
+      step.input = { prompt: event.prompt, assignees: event.assignees ?? [], form: event.form, deadline: event.deadline ?? null };
+      setStatus("waiting");
       break;
   }
   state.steps[id] = step;

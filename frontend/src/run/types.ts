@@ -3,8 +3,8 @@
  * engine/events.py and the messages of the run WebSocket (editor/consumers.py).
  */
 
-export type RunStatus = "queued" | "running" | "succeeded" | "failed" | "cancelled";
-export type StepStatus = "running" | "succeeded" | "failed" | "skipped" | "cancelled";
+export type RunStatus = "queued" | "running" | "waiting" | "succeeded" | "failed" | "cancelled";
+export type StepStatus = "running" | "waiting" | "succeeded" | "failed" | "skipped" | "cancelled";
 
 export const FINISHED_RUN_STATUSES: ReadonlySet<string> = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -74,6 +74,22 @@ export interface RunFinishedEvent extends EventBase {
   duration_ms?: number | null;
 }
 
+/** A run parked until a person answers a human step: no worker is held. */
+export interface RunWaitingEvent extends EventBase {
+  type: "run.waiting";
+  waiting_on: { node: string; key: string; assignees: string[] }[];
+}
+
+/** A human step asks a person. */
+export interface StepWaitingEvent extends StepEventBase {
+  type: "step.waiting";
+  prompt?: string;
+  assignees?: string[];
+  form?: unknown;
+  allow_reject?: boolean;
+  deadline?: string | null;
+}
+
 export interface StepStartedEvent extends StepEventBase {
   type: "step.started";
   node_type?: string;
@@ -128,9 +144,10 @@ export type StepEvent =
   | StepFinishedEvent
   | StepFailedEvent
   | StepSkippedEvent
-  | StepCancelledEvent;
+  | StepCancelledEvent
+  | StepWaitingEvent;
 
-export type RunEvent = RunStartedEvent | RunFinishedEvent | StepEvent;
+export type RunEvent = RunStartedEvent | RunFinishedEvent | RunWaitingEvent | StepEvent;
 
 export interface SnapshotMessage {
   type: "snapshot";
