@@ -146,7 +146,7 @@ function StepDetails({ step, run }: { step: StepState; run: RunState }) {
         {step.model && (
           <div className="wide">
             <dt>Model</dt>
-            <dd>{step.model}</dd>
+            <dd>{childRunLink(step.model)}</dd>
           </div>
         )}
       </dl>
@@ -177,4 +177,10 @@ function StepDetails({ step, run }: { step: StepState; run: RunState }) {
       )}
     </div>
   );
+}
+
+/** A sub-workflow step reports its child run as "run <id>": link to it, where its own steps are. */
+function childRunLink(model: string) {
+  const match = /^run (\d+)$/.exec(model);
+  return match ? <a href={`/runs/${match[1]}/`}>sub-workflow run #{match[1]}</a> : model;
 }
