@@ -29,6 +29,7 @@ import type { TypeIndex } from "../graph/nodeTypes";
 import { toFlow, type FlowEdge, type FlowNode } from "../graph/toFlow";
 import { edgeRunState } from "../run/overlay";
 import type { NodeRun } from "../run/selectors";
+import { FanoutRegions } from "./FanoutRegions";
 import { GraphNode } from "./GraphNode";
 import { NoteNode } from "./NoteNode";
 import { RunOverlayContext, type RunOverlay } from "./RunOverlayContext";
@@ -236,6 +237,7 @@ export function EditorCanvas(props: Props) {
           defaultEdgeOptions={{ markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 } }}
         >
           <Background gap={20} size={1} color="#e2e8f0" />
+          <FanoutRegions doc={doc} types={props.types} />
           <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={2} ariaLabel="Mini map of the workflow" style={{ width: 150, height: 100 }} position="bottom-right" />
           <Controls showInteractive={false} aria-label="Zoom controls" position="bottom-left" />
         </ReactFlow>
