@@ -70,3 +70,11 @@ def real_password(user, password: str) -> None:
     hasher = PBKDF2PasswordHasher()
     user.password = hasher.encode(password, hasher.salt(), iterations=1000)
     user.save(update_fields=["password"])
+
+
+def sign_in(page, server: str, username: str, password: str) -> None:
+    page.goto(f"http://{server}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"http://{server}/")

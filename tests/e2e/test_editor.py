@@ -12,17 +12,9 @@ import pytest
 
 from editor.models import Workflow
 
-from .conftest import real_password, shot
+from .conftest import real_password, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def sign_in(page, server: str, username: str, password: str) -> None:
-    page.goto(f"http://{server}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"http://{server}/")
 
 
 def canvas_box(page):

@@ -9,17 +9,9 @@ import pytest
 from editor import services
 from editor.workflow_templates import all_templates
 
-from .conftest import real_password, shot
+from .conftest import real_password, shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-
-def sign_in(page, server: str, username: str, password: str) -> None:
-    page.goto(f"http://{server}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"http://{server}/")
 
 
 def test_sign_in_open_a_template_run_it_and_watch_it_stream(page, live_daphne, worker, personas, settings):
