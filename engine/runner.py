@@ -39,7 +39,7 @@ CHECK_INTERVAL_S = 0.2  # cancel, timeout and lease checks; cancel lands within 
 LOCAL_EXECUTOR = f"{socket.gethostname()}:{os.getpid()}"
 REMOTE_GRACE_S = 30  # beyond a remote step's own time limits, before it is run here instead
 FLUSH_EVERY = 200  # buffered quick steps written at once
-LEASE_TTL_S = 30
+LEASE_TTL_S = float(os.environ.get("ENGINE_LEASE_TTL_S", "30"))  # how soon a dead owner's run is taken over
 
 
 class Parked(Exception):
@@ -77,10 +77,10 @@ class Lease:
         self.client = redis_client.client()
 
     def acquire(self) -> bool:
-        return bool(self.client.set(self.key, self.token, nx=True, ex=LEASE_TTL_S))
+        return bool(self.client.set(self.key, self.token, nx=True, px=int(LEASE_TTL_S * 1000)))
 
     def refresh(self) -> None:
-        self.client.set(self.key, self.token, xx=True, ex=LEASE_TTL_S)
+        self.client.set(self.key, self.token, xx=True, px=int(LEASE_TTL_S * 1000))
 
     def release(self) -> None:
         if self.client.get(self.key) == self.token.encode():

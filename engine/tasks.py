@@ -3,6 +3,7 @@ coroutines on that worker's I/O loop."""
 from __future__ import annotations
 
 import logging
+import os
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -25,13 +26,53 @@ def run_steps(self, run_id: int, team_id: int | None, specs: list[dict]) -> None
     run_remote_steps(run_id, team_id, specs, executor=self.request.hostname or "worker")
 
 
-@worker_ready.connect
-def recover_orphaned_runs(**kwargs) -> None:
-    """Runs left queued or running by a worker that died get a new owner."""
+SWEEP_EVERY_S = float(os.environ.get("ENGINE_SWEEP_EVERY_S", "15"))
+QUEUED_GRACE_S = 120  # a queued run older than this has probably lost its message
+
+
+def sweep_orphaned_runs() -> list[int]:
+    """Give a new owner to runs whose worker died: running with no lease held
+    (its lease lapses 30 s after its owner stops renewing it), or queued for
+    longer than any queue should hold them. Returns the runs sent again.
+    A duplicate message is harmless: only the lease holder advances a run."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from editor.models import Run
 
     from .runner import Lease
 
-    for run_id in Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).values_list("pk", flat=True):
-        if not Lease.held(run_id):
-            advance_run.delay(run_id)
+    stale = timezone.now() - timedelta(seconds=QUEUED_GRACE_S)
+    candidates = list(Run.objects.filter(status=Run.Status.RUNNING).values_list("pk", flat=True))
+    candidates += list(Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=stale).values_list("pk", flat=True))
+    sent = [run_id for run_id in candidates if not Lease.held(run_id)]
+    for run_id in sent:
+        log.warning("run %s has no live owner; sending it to a worker again", run_id)
+        advance_run.delay(run_id)
+    return sent
+
+
+@worker_ready.connect
+def recover_orphaned_runs(**kwargs) -> None:
+    """On start, and every SWEEP_EVERY_S after, pick up runs a dead worker left behind."""
+    import threading
+    import time
+
+    from django.conf import settings
+    from django.db import close_old_connections
+
+    if not settings.ENGINE_SWEEP_ORPHANS:
+        return
+
+    def sweep_forever() -> None:
+        while True:
+            try:
+                sweep_orphaned_runs()
+            except Exception:  # a database or broker hiccup must not end the sweeping
+                log.exception("sweeping orphaned runs failed")
+            finally:
+                close_old_connections()
+            time.sleep(SWEEP_EVERY_S)
+
+    threading.Thread(target=sweep_forever, name="orphaned-run-sweeper", daemon=True).start()

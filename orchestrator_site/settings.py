@@ -176,6 +176,8 @@ STREAM_COALESCE_MS = float(os.environ.get("STREAM_COALESCE_MS", "30"))
 # step on the worker that owns the run.
 ENGINE_SPREAD_MIN_BATCH = int(os.environ.get("ENGINE_SPREAD_MIN_BATCH", "32"))
 ENGINE_SPREAD_CHUNK = int(os.environ.get("ENGINE_SPREAD_CHUNK", "25"))
+# Each worker looks for runs whose owner died (lease lapsed) and sends them again.
+ENGINE_SWEEP_ORPHANS = env_bool("ENGINE_SWEEP_ORPHANS", True)
 
 LOGGING = {
     "version": 1,

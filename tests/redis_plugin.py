@@ -16,3 +16,5 @@ if not os.environ.get("REDIS_URL"):
 # Tests watch streaming happen but should not wait for a person's reading pace.
 os.environ.setdefault("DEMO_TOKEN_DELAY_MS", "2")
 os.environ.setdefault("LLM_RETRY_BASE_S", "0.05")
+# Tests that leave runs "running" on purpose call the sweeper themselves.
+os.environ.setdefault("ENGINE_SWEEP_ORPHANS", "false")

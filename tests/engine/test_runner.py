@@ -298,3 +298,23 @@ def test_an_engine_bug_fails_the_run_visibly(personas, transactional_db, monkeyp
     run.refresh_from_db()
     assert run.status == "failed" and run.error["reason"] == "internal"
     assert "ZeroDivisionError" in run.error["message"]
+
+
+def test_a_run_whose_owner_died_is_picked_up_by_the_sweeper(worker, personas):
+    """A worker killed mid-run leaves the run `running` with a lapsed lease; any
+    live worker's sweeper sends it again, and replay finishes it."""
+    from engine.tasks import sweep_orphaned_runs
+
+    graph = wf([out(value="finished")], [{"source": "start", "target": "out"}])
+    orphan = Run.objects.create(graph=graph, team=personas["acme"], status="running", input={})
+    Step.objects.create(run=orphan, node_id="start", key="1", node_type="start", status="succeeded", output={}, ports=["out"], seq=1)
+    held = Run.objects.create(graph=graph, team=personas["acme"], status="running", input={})
+    lease = Lease(held.pk)
+    assert lease.acquire()  # a live owner: left alone
+    try:
+        assert sweep_orphaned_runs() == [orphan.pk]
+        assert wait_for_run(orphan.pk).output == "finished"
+        assert Run.objects.get(pk=held.pk).status == "running"
+    finally:
+        lease.release()
+        Run.objects.filter(pk=held.pk).update(status="cancelled")
