@@ -32,11 +32,12 @@ def start_worker(name: str, queue: str, fake_url: str, sweep: bool) -> subproces
                              "-Q", f"{queue},celery", "-n", f"{name}@%h", "-l", "error"], env=env, start_new_session=True)
 
 
-def test_a_worker_killed_mid_step_leaves_no_run_stuck_and_no_step_twice(transactional_db, personas, fake_openai_server):
+def test_a_worker_killed_mid_step_leaves_no_run_stuck_and_no_step_twice(transactional_db, personas, fake_llm):
+    """Whichever live worker takes the run over (the survivor, or the suite's
+    in-process worker), the model it reaches is the same fake server."""
     from engine.tasks import advance_run
 
-    fake = fake_openai_server
-    fake.reset()
+    fake = fake_llm
     fake.script.extend([Reply(text="never delivered", delay_s=30), Reply(text="done by the second worker")])
     queue = f"crash-{os.getpid()}"
     run = Run.objects.create(graph=GRAPH, team=personas["acme"], input={})
