@@ -54,6 +54,17 @@ def celery_worker_session(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         with start_worker(app, pool="threads", concurrency=8, perform_ping_check=False, shutdown_timeout=20) as worker:
             yield worker
+        _close_other_sessions()
+
+
+def _close_other_sessions() -> None:
+    """Threads of the worker and the I/O loop keep their own connections; on
+    PostgreSQL those would stop the test database from being dropped."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
 
 
 @pytest.fixture
