@@ -433,10 +433,9 @@ function Editor({ boot }: { boot: Boot }) {
     navigator.clipboard?.writeText(text).catch(() => {});
     return text;
   }, [doc, selection]);
-  const pasteText = useCallback(
-    (text: string | null) => {
-      const copied = text ? parseClipboard(text) : null;
-      if (!copied || !editable) return false;
+  /** Paste copied nodes (new ids where they collide) and select them; one undoable edit. */
+  const insertCopy = useCallback(
+    (copied: NonNullable<ReturnType<typeof parseClipboard>>) => {
       let ids: string[] = [];
       edit((d) => {
         const result = pasteInto(d, copied);
@@ -444,22 +443,24 @@ function Editor({ boot }: { boot: Boot }) {
         return result.doc;
       });
       setSelection(new Set(ids));
+      return ids;
+    },
+    [edit],
+  );
+  const pasteText = useCallback(
+    (text: string | null) => {
+      const copied = text ? parseClipboard(text) : null;
+      if (!copied || !editable) return false;
+      const ids = insertCopy(copied);
       setNotice({ text: `Pasted ${ids.length} node${ids.length === 1 ? "" : "s"}.`, tone: "info" });
       return true;
     },
-    [edit, editable],
+    [insertCopy, editable],
   );
   const duplicate = useCallback(() => {
     const copied = copySelection(doc, selection);
-    if (!copied || !editable) return;
-    let ids: string[] = [];
-    edit((d) => {
-      const result = pasteInto(d, copied);
-      ids = result.ids;
-      return result.doc;
-    });
-    setSelection(new Set(ids));
-  }, [doc, selection, edit, editable]);
+    if (copied && editable) insertCopy(copied);
+  }, [doc, selection, insertCopy, editable]);
   const layout = useCallback(() => {
     if (!editable) return;
     edit((d) => moveNodes(d, autoLayout(d, types)));
