@@ -69,12 +69,27 @@ class _Flight:
 
 
 class Lease:
-    """A run is advanced by one worker at a time: the holder of this Redis key."""
+    """A run is advanced by one worker at a time: the holder of this Redis key.
+
+    A request to advance a run that arrives while another worker holds it (a
+    person's answer landing just as the run parks, say) must not be lost. So
+    every request first raises the run's wake flag, then tries the lease; the
+    holder lowers the flag when it takes the lease and, after releasing it,
+    sends the run again if the flag went up meanwhile. Whichever order the two
+    workers interleave in, one of them sees the other."""
 
     def __init__(self, run_id: int):
         self.key = f"orchestrator:run:{run_id}:owner"
+        self.wake_key = f"orchestrator:run:{run_id}:wake"
         self.token = uuid.uuid4().hex
         self.client = redis_client.client()
+
+    def request(self) -> None:
+        self.client.set(self.wake_key, 1, px=int(LEASE_TTL_S * 1000) * 4)
+
+    def take_requests(self) -> bool:
+        """Lower the wake flag; whether it was up."""
+        return bool(self.client.delete(self.wake_key))
 
     def acquire(self) -> bool:
         return bool(self.client.set(self.key, self.token, nx=True, px=int(LEASE_TTL_S * 1000)))
@@ -130,11 +145,18 @@ class RunExecutor:
         if run is None or run.is_finished:
             return None
         lease = Lease(self.run_id)
+        lease.request()
         if not lease.acquire():
-            log.info("run %s is advanced by another worker", self.run_id)
+            log.info("run %s is advanced by another worker; it will look again when it lets go", self.run_id)
             return None
+        lease.take_requests()
+        result = None
         try:
-            return self._execute(run, lease)
+            run = Run.objects.get(pk=self.run_id)  # read again: the worker before us may have changed it
+            if run.is_finished:
+                return None
+            result = self._execute(run, lease)
+            return result
         except Exception as exc:  # a bug must end the run visibly, not leave it "running" for ever
             log.exception("run %s crashed", self.run_id)
             message = f"internal error in the engine: {type(exc).__name__}: {exc}"
@@ -145,10 +167,16 @@ class RunExecutor:
                                              error={"message": message, "reason": "internal"},
                                              usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps}))
             self.publisher.flush()
-            return "failed"
+            result = "failed"
+            return result
         finally:
             self.stopping = True
             lease.release()
+            if lease.take_requests() and result not in Run.FINISHED:
+                from .tasks import advance_run
+
+                log.info("run %s was asked for while this worker held it; sending it again", self.run_id)
+                advance_run.delay(self.run_id)
 
     def _execute(self, run: Run, lease: Lease) -> str:
         self.run = run

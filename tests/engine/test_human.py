@@ -115,3 +115,32 @@ def test_the_answer_page_shows_the_question_and_takes_the_answer(run_graph, pers
     assert wait_for_run(run.pk).output["note"] == "from the page"
     client.force_login(personas["mallory"])
     assert client.get(f"/runs/{run.pk}/answer/").status_code == 404
+
+
+def test_an_answer_that_lands_while_the_run_is_still_parking_is_not_lost(run_graph, personas, client_for, monkeypatch):
+    """The run shows `waiting` a moment before its worker lets go of it. An
+    answer in that moment sends the run to a worker that cannot take it; the
+    parking worker must notice and send the run again when it lets go."""
+    from engine import redis_client
+    from engine.runner import Lease, RunExecutor
+
+    park = RunExecutor._park
+
+    def park_then_hold_on(self):
+        result = park(self)
+        # Hold the run until the answer's request has come and gone unserved.
+        wake = Lease(self.run_id).wake_key
+        deadline = time.monotonic() + 10
+        while not redis_client.client().exists(wake) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        return result
+
+    monkeypatch.setattr(RunExecutor, "_park", park_then_hold_on)
+    run = run_graph(GRAPH, {"topic": "race"}, wait=False)
+    wait_for_status(run.pk, "waiting")
+    assert Lease.held(run.pk)  # the parking worker still holds it
+    assert answer(client_for(personas["bob"]), run, node="review", decision="approve", answer={"note": "quick"}).status_code == 202
+    run = wait_for_run(run.pk, timeout=15)
+    assert run.status == "succeeded", run.error
+    assert run.output == {"shipped": "Draft about race", "note": "quick"}
