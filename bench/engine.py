@@ -245,31 +245,39 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Celery worker processes (default: one per core).")
+    parser.add_argument("--only", default="node,fanout,planner,api,tokens",
+                        help="Comma-separated measures to run: node, fanout, planner, api, tokens (default: all).")
     args = parser.parse_args()
+    only = set(args.only.split(","))
     state = setup_environment(args.workers)
     fake = state["fake"]
     rows = []
     try:
         time.sleep(3)  # the worker connects to the broker
-        median, spread, _ = per_node_cost(args.repeats)
-        rows.append(("extra cost per node, 50-node transform chain", f"{median:.3f} ms", f"x{spread:.2f}", "<= 0.5 ms (n8n ~0.5 ms)"))
+        if "node" in only:
+            median, spread, _ = per_node_cost(args.repeats)
+            rows.append(("extra cost per node, 50-node transform chain", f"{median:.3f} ms", f"x{spread:.2f}", "<= 0.5 ms (n8n ~0.5 ms)"))
 
         fake.latency_s = 0.2
-        times = repeat(lambda: run_once(fanout(100)), args.repeats)
-        rows.append(("100-item fan-out of 200 ms llm calls", f"{statistics.median(times):.3f} s", f"x{max(times) / min(times):.2f}",
-                     "<= 0.30 s (ideal 0.2, sequential 20)"))
-        times = repeat(lambda: run_once(planner_workers(20)), args.repeats)
-        rows.append(("planner + 20 workers + synthesis, 200 ms each", f"{statistics.median(times):.3f} s", f"x{max(times) / min(times):.2f}",
-                     "<= 0.66 s (ideal 0.6)"))
+        if "fanout" in only:
+            times = repeat(lambda: run_once(fanout(100)), args.repeats)
+            rows.append(("100-item fan-out of 200 ms llm calls", f"{statistics.median(times):.3f} s", f"x{max(times) / min(times):.2f}",
+                         "<= 0.30 s (ideal 0.2, sequential 20)"))
+        if "planner" in only:
+            times = repeat(lambda: run_once(planner_workers(20)), args.repeats)
+            rows.append(("planner + 20 workers + synthesis, 200 ms each", f"{statistics.median(times):.3f} s", f"x{max(times) / min(times):.2f}",
+                         "<= 0.66 s (ideal 0.6)"))
         fake.latency_s = 0.0
 
-        rates = [api_throughput(state["port"]) for _ in range(max(1, args.repeats // 2))]
-        rows.append(("5-node runs through the API, 200 at concurrency 10", f"{statistics.median(rates):.0f} runs/s",
-                     f"x{max(rates) / min(rates):.2f}", ">= 150 runs/s (n8n ~20)"))
+        if "api" in only:
+            rates = [api_throughput(state["port"]) for _ in range(max(1, args.repeats // 2))]
+            rows.append(("5-node runs through the API, 200 at concurrency 10", f"{statistics.median(rates):.0f} runs/s",
+                         f"x{max(rates) / min(rates):.2f}", ">= 150 runs/s (n8n ~20)"))
 
-        latencies = token_latency(state["port"], fake)
-        rows.append(("token: fake server -> WebSocket client", f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms",
-                     f"n={len(latencies)}", "p99 <= 50 ms"))
+        if "tokens" in only:
+            latencies = token_latency(state["port"], fake)
+            rows.append(("token: fake server -> WebSocket client", f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms",
+                         f"n={len(latencies)}", "p99 <= 50 ms"))
     finally:
         teardown(state)
     load = os.getloadavg()[0]
