@@ -121,13 +121,19 @@ def run_once(graph: dict, run_input: dict | None = None) -> float:
     from editor import services
     from editor.models import Run
 
+    from django.db import connection
+
     started = time.perf_counter()
     run = services.start_run(workflow=None, version=None, graph=graph, team=None, user=None, run_input=run_input or {}, trigger="bench")
-    while True:
-        status = Run.objects.filter(pk=run.pk).values_list("status", flat=True).first()
-        if status in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.001)
+    # Poll with one plain query every 2 ms: an ORM query every millisecond
+    # took a third of a core from the system being measured.
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(f"SELECT status FROM {Run._meta.db_table} WHERE id = %s", [run.pk])
+            status = cursor.fetchone()[0]
+            if status in ("succeeded", "failed", "cancelled"):
+                break
+            time.sleep(0.002)
     elapsed = time.perf_counter() - started
     if status != "succeeded":
         raise RuntimeError(f"bench run {run.pk} {status}: {Run.objects.get(pk=run.pk).error}")

@@ -13,11 +13,10 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from . import events, ioloop
+from . import events, ioloop, redis_client
 from .errors import NodeFailed, WorkflowError
 from .nodes import NODE_TYPES
 from .nodes.base import NodeContext, NodeResult, Usage
@@ -109,7 +108,7 @@ def _run_finished(run_id: int) -> bool:
 
 async def _run_remote(run_id: int, team_id: int | None, specs: list[StepSpec], executor: str) -> None:
     pub = publisher()
-    client = aioredis.from_url(settings.REDIS_URL)
+    client = redis_client.async_client()
 
     async def one(spec: StepSpec) -> None:
         ctx = NodeContext(
@@ -147,4 +146,3 @@ async def _run_remote(run_id: int, team_id: int | None, specs: list[StepSpec], e
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         watcher.cancel()
-        await client.aclose()

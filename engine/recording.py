@@ -13,6 +13,38 @@ from django.utils import timezone
 from editor.models import Run, Step
 
 
+# What a finished network step overwrites in the row written when it started.
+FINISHED_FIELDS = ("node_type", "status", "input", "output", "ports", "set_vars", "error", "attempts", "tokens_in", "tokens_out",
+                   "cost_usd", "model", "demo", "started_at", "finished_at", "seq", "executor", "cache_key", "reused")
+
+
+def _upsert(steps: list[Step], update: tuple[str, ...]) -> None:
+    """Write step rows in one statement run for many rows: a new activation is
+    inserted; an existing one is left alone, or has the `update` columns
+    overwritten. The same as `bulk_create(..., update_conflicts=True)` but
+    with the SQL built once rather than per row and field, which cost a
+    fan-out of a hundred steps 30 ms a write (SQLite and PostgreSQL share the
+    ON CONFLICT syntax)."""
+    if not steps:
+        return
+    from django.db import connection
+
+    fields = [f for f in Step._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    target = ", ".join(connection.ops.quote_name(c) for c in ("run_id", "node_id", "key"))
+    if update:
+        by_name = {f.name: f for f in fields}
+        action = "DO UPDATE SET " + ", ".join(f"{connection.ops.quote_name(by_name[n].column)} = excluded.{connection.ops.quote_name(by_name[n].column)}"
+                                              for n in update)
+    else:
+        action = "DO NOTHING"
+    sql = f"INSERT INTO {Step._meta.db_table} ({columns}) VALUES ({placeholders}) ON CONFLICT ({target}) {action}"
+    rows = [[f.get_db_prep_save(f.pre_save(step, True), connection) for f in fields] for step in steps]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 class Recorder:
     """Finished quick steps are buffered and written in bulk at `flush()`,
     which the runner calls before it waits on anything, before a step with
@@ -23,16 +55,20 @@ class Recorder:
     def __init__(self, run: Run):
         self.run = run
         self.seq = run.steps.aggregate(m=Max("seq"))["m"] or 0
-        self._buffer: list[Step] = []
+        self._buffer: list[Step] = []  # new rows: quick steps, skips
+        self._finished: list[Step] = []  # rows of started network steps, now finished
 
     def flush(self) -> None:
-        if self._buffer:
-            Step.objects.bulk_create(self._buffer, ignore_conflicts=True)
-            self._buffer = []
+        if not (self._buffer or self._finished):
+            return
+        with transaction.atomic():
+            _upsert(self._buffer, update=())
+            _upsert(self._finished, update=FINISHED_FIELDS)
+        self._buffer, self._finished = [], []
 
     @property
     def buffered(self) -> int:
-        return len(self._buffer)
+        return len(self._buffer) + len(self._finished)
 
     def _next_seq(self) -> int:
         self.seq += 1
@@ -58,13 +94,9 @@ class Recorder:
     def steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
         """Rows for network steps as they start, so a crash shows them interrupted
         (a row left by a crashed owner is taken over: same activation, attempt 1 again)."""
-        Step.objects.bulk_create(
-            [Step(run=self.run, node_id=node, key=key, node_type=node_type, status=Step.Status.RUNNING, input=rendered, attempts=1,
-                  started_at=started_at, seq=0) for node, key, node_type, rendered, started_at in started],
-            update_conflicts=True,
-            unique_fields=["run", "node_id", "key"],
-            update_fields=["status", "input", "attempts", "started_at"],
-        )
+        _upsert([Step(run=self.run, node_id=node, key=key, node_type=node_type, status=Step.Status.RUNNING, input=rendered, attempts=1,
+                      started_at=started_at, seq=0) for node, key, node_type, rendered, started_at in started],
+                update=("status", "input", "attempts", "started_at"))
 
     def step_finished(self, *, node: str, key: str, node_type: str, status: str, rendered: Any, output: Any, ports, set_vars,
                       error: str, attempts: int, usage, model: str, demo: bool, started_at, finished_at, existing: bool,
@@ -90,10 +122,8 @@ class Recorder:
             cache_key=cache_key,
             reused=reused,
         )
-        if existing:
-            Step.objects.filter(run=self.run, node_id=node, key=key).update(**values)
-        else:
-            self._buffer.append(Step(run=self.run, node_id=node, key=key, **values))
+        step = Step(run=self.run, node_id=node, key=key, **values)
+        (self._finished if existing else self._buffer).append(step)
 
     def steps_skipped(self, skipped: list[tuple[str, str, str]]) -> None:
         if not skipped:

@@ -243,9 +243,14 @@ class RunExecutor:
                 flight = self.completions.get(timeout=max(0.0, next_check - time.monotonic()))
             except queue.Empty:
                 flight = None
-            if flight is not None:
+            # Land every step that has finished by now, then write them together.
+            while flight is not None:
                 ready += self._land(flight)
                 self._record_skips()
+                try:
+                    flight = self.completions.get_nowait()
+                except queue.Empty:
+                    flight = None
             if time.monotonic() >= next_check:
                 self._checks(lease)
                 next_check = time.monotonic() + CHECK_INTERVAL_S

@@ -15,7 +15,6 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import redis.asyncio as aioredis
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -28,7 +27,6 @@ class Publisher:
     def __init__(self) -> None:
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future | None]] | None = None
         self._task: asyncio.Task | None = None
-        self._redis: aioredis.Redis | None = None
         self._append = None
 
     # Called from any thread.
@@ -63,11 +61,6 @@ class Publisher:
             self._queue = asyncio.Queue()
             self._task = asyncio.get_running_loop().create_task(self._pump())
         self._queue.put_nowait((event, done))
-
-    def _client(self) -> aioredis.Redis:
-        if self._redis is None:
-            self._redis = aioredis.from_url(settings.REDIS_URL)
-        return self._redis
 
     async def _pump(self) -> None:
         assert self._queue is not None
@@ -104,7 +97,7 @@ class Publisher:
             return
         layer = get_channel_layer()
         if self._append is None:
-            self._append = self._client().register_script(_APPEND_SCRIPT)
+            self._append = redis_client.async_client().register_script(_APPEND_SCRIPT)
         for run_id, run_events in by_run.items():
             encoded = [json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events]
             first = await self._append(keys=[events.seq_key(run_id), events.log_key(run_id)], args=[LOG_TTL_S, *encoded])
@@ -168,10 +161,6 @@ def reset_run_log(run_id: int) -> None:
 
 async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
     """The run's published events with seq > after, in order."""
-    client = aioredis.from_url(settings.REDIS_URL)
-    try:
-        raw = await client.lrange(events.log_key(run_id), 0, -1)
-    finally:
-        await client.aclose()
+    raw = await redis_client.async_client().lrange(events.log_key(run_id), 0, -1)
     parsed = (json.loads(item) for item in raw)
     return [e for e in parsed if e.get("seq", 0) > after]

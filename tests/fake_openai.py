@@ -111,6 +111,9 @@ def _chunks(text: str, count: int | None) -> list[str]:
 def _handler_for(server: FakeOpenAI):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Streamed chunks are small writes: with Nagle's algorithm each waits
+        # for the client's delayed ACK (40 ms here). Real endpoints disable it.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):  # quiet
             pass

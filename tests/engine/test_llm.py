@@ -10,10 +10,21 @@ from engine.errors import NodeFailed
 from tests.fake_openai import Reply
 
 
+def run(coro):
+    """Run a call on a loop of its own, closing the loop's client before the loop ends."""
+    async def then_close():
+        try:
+            return await coro
+        finally:
+            await llm.close_clients()
+
+    return asyncio.run(then_close())
+
+
 def complete(server, messages=None, **kwargs):
     target = llm.ModelTarget(model="fake-model", base_url=server.base_url, api_key="sk-test")
     deltas: list[str] = []
-    result = asyncio.run(llm.complete(target, messages or [{"role": "user", "content": "hello"}], on_delta=deltas.append, **kwargs))
+    result = run(llm.complete(target, messages or [{"role": "user", "content": "hello"}], on_delta=deltas.append, **kwargs))
     return result, deltas
 
 
@@ -88,7 +99,7 @@ def test_a_slow_answer_times_out_as_retryable(fake_llm, settings):
 def test_unreachable_endpoint_names_it(settings):
     target = llm.ModelTarget(model="fake-model", base_url="http://127.0.0.1:9/v1", api_key="sk")
     with pytest.raises(NodeFailed) as failure:
-        asyncio.run(llm.complete(target, [{"role": "user", "content": "x"}]))
+        run(llm.complete(target, [{"role": "user", "content": "x"}]))
     assert failure.value.retryable
     assert "127.0.0.1:9" in failure.value.message
 
