@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import httpx2  # the openai client's HTTP library
 import jsonschema
 import openai
 from django.conf import settings
@@ -247,14 +248,15 @@ async def _stream(client: openai.AsyncOpenAI, kwargs: dict[str, Any], on_delta: 
     parts: list[str] = []
     calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, by index
     usage = None
-    # Everything but the model goes in `extra_body`, which the client sends as
-    # it is: the typed parameters are first walked by the client's request
-    # transform, which costs more CPU than the rest of the call and changes
-    # nothing for plain JSON like ours (a fan-out of a hundred calls pays it a
-    # hundred times on one core).
-    body = {key: value for key, value in kwargs.items() if key != "model"}
-    async with client.chat.completions.with_streaming_response.create(model=kwargs["model"], messages=[], extra_body=body) as response:
-        async for line in response.iter_lines():
+    # A plain POST through the client (its documented way to make a request
+    # it has no method for), asking for the body unread: `chat.completions.create`
+    # first walks its forty typed parameters through a request transform,
+    # which cost a third of the CPU of a call and changes nothing for plain
+    # JSON like ours. Errors, auth and timeouts are the client's, as before.
+    response = await client.post("/chat/completions", cast_to=httpx2.Response, body=kwargs,
+                                 options={"headers": {"X-Stainless-Raw-Response": "stream"}})
+    try:
+        async for line in response.aiter_lines():
             if not line.startswith("data:"):
                 continue
             data = line[5:].strip()
@@ -276,6 +278,8 @@ async def _stream(client: openai.AsyncOpenAI, kwargs: dict[str, Any], on_delta: 
                     function = piece.get("function") or {}
                     call["name"] += function.get("name") or ""
                     call["arguments"] += function.get("arguments") or ""
+    finally:
+        await response.aclose()
     return "".join(parts), usage, calls
 
 
