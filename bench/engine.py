@@ -55,9 +55,15 @@ def setup_environment(workers: int) -> dict:
         subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", "16", "-l", "error",
                           "-n", f"bench-{os.getpid()}-{n}@%h"], cwd=ROOT, env=dict(os.environ))
         for n in range(workers)
-    ] + [
-        subprocess.Popen([python, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(state["port"]), "orchestrator_site.asgi:application"],
-                         cwd=ROOT, env=dict(os.environ), stderr=subprocess.DEVNULL),
+    ]
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", state["port"]), backlog=512)
+    state["listener"] = listener
+    state["procs"] += [
+        subprocess.Popen([python, "-m", "daphne", "-v", "0", "--fd", str(listener.fileno()), "orchestrator_site.asgi:application"],
+                         cwd=ROOT, env=dict(os.environ), stderr=subprocess.DEVNULL, pass_fds=[listener.fileno()])
+        for _ in range(int(os.environ.get("WEB", "1")))
     ]
     return state
 

@@ -5,6 +5,8 @@ repair turns, and transient errors reported as retryable."""
 from __future__ import annotations
 
 import asyncio
+import atexit
+import weakref
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -41,7 +43,8 @@ class Completion:
     repairs: int = 0
 
 
-_clients: dict[tuple[int, str, str], openai.AsyncOpenAI] = {}
+# Per event loop (a client is bound to the loop it was made on), by endpoint.
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]]" = weakref.WeakKeyDictionary()
 
 
 def _client(target: ModelTarget) -> openai.AsyncOpenAI:
@@ -49,10 +52,11 @@ def _client(target: ModelTarget) -> openai.AsyncOpenAI:
     # fan-out's calls. Its HTTP transport is aiohttp (the client's `aiohttp`
     # extra): half the CPU per call of the default one, measured on a fan-out
     # of a hundred calls (bench/engine.py), which is what bounds its wall time.
-    key = (id(asyncio.get_running_loop()), target.base_url, target.api_key)
-    client = _clients.get(key)
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    key = (target.base_url, target.api_key)
+    client = per_loop.get(key)
     if client is None:
-        client = _clients[key] = openai.AsyncOpenAI(
+        client = per_loop[key] = openai.AsyncOpenAI(
             api_key=target.api_key,
             base_url=target.base_url or None,
             max_retries=0,  # the engine retries with backoff and counts attempts
@@ -64,9 +68,21 @@ def _client(target: ModelTarget) -> openai.AsyncOpenAI:
 
 async def close_clients() -> None:
     """Close the running loop's clients: for a short-lived loop, before it ends."""
-    loop_id = id(asyncio.get_running_loop())
-    for key in [k for k in _clients if k[0] == loop_id]:
-        await _clients.pop(key).close()
+    for client in _clients.pop(asyncio.get_running_loop(), {}).values():
+        await client.close()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Long-lived loops (a worker's I/O loop) close their connections as the
+    process exits, rather than leaving them to a garbage collector that
+    complains about them into closed log streams."""
+    for loop in list(_clients.keys()):
+        if loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(close_clients(), loop).result(2)
+            except Exception:  # exiting anyway
+                pass
 
 
 def default_target(model: str | None) -> ModelTarget:

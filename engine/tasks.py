@@ -7,11 +7,15 @@ import os
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.db import OperationalError
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="engine.advance_run", acks_late=True)
+# A database that refuses a connection for a moment (too many clients, a
+# restart) must not leave the run queued until the sweeper's grace runs out.
+@shared_task(name="engine.advance_run", acks_late=True, autoretry_for=(OperationalError,), retry_backoff=0.5,
+             retry_backoff_max=10, max_retries=8)
 def advance_run(run_id: int) -> str | None:
     from .runner import RunExecutor
 

@@ -94,7 +94,15 @@ class NodeType:
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
-        """The node type as `GET /api/node-types/` serves it."""
+        """The node type as `GET /api/node-types/` serves it. Built once per
+        type: generating the JSON Schema costs more than the rest of a request."""
+        described = cls.__dict__.get("_described")
+        if described is None:
+            described = cls._described = cls._describe()
+        return described
+
+    @classmethod
+    def _describe(cls) -> dict[str, Any]:
         schema = cls.Config.model_json_schema()
         return {
             "type": cls.type,
