@@ -2,7 +2,7 @@
 an object of a team the user is not in does not exist for them (404)."""
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from .models import Membership, Run, Team, Workflow
 
@@ -15,7 +15,10 @@ def teams_of(user) -> QuerySet[Team]:
     return Team.objects.filter(memberships__user=user)
 
 
-def workflows_of(user) -> QuerySet[Workflow]:
+def workflows_of(user, with_role: bool = False) -> QuerySet[Workflow]:
+    if with_role and user.is_authenticated:
+        # One join gives both the visibility and the user's role in the team.
+        return Workflow.objects.filter(team__memberships__user=user).annotate(my_role=F("team__memberships__role"))
     return Workflow.objects.filter(team__in=teams_of(user))
 
 

@@ -56,7 +56,7 @@ class Recorder:
 
     def __init__(self, run: Run):
         self.run = run
-        self.seq = run.steps.aggregate(m=Max("seq"))["m"] or 0
+        self.seq: int | None = None  # the last step number; read with the steps, at the first need
         self._buffer: list[dict[str, Any]] = []  # new rows: quick steps, skips
         self._finished: list[dict[str, Any]] = []  # rows of started network steps, now finished
 
@@ -73,25 +73,35 @@ class Recorder:
         return len(self._buffer) + len(self._finished)
 
     def _next_seq(self) -> int:
+        if self.seq is None:
+            self.seq = self.run.steps.aggregate(m=Max("seq"))["m"] or 0
         self.seq += 1
         return self.seq
 
     def succeeded_steps(self) -> list[dict[str, Any]]:
-        return list(
-            self.run.steps.filter(status=Step.Status.SUCCEEDED)
-            .order_by("seq")
-            .values("node_id", "key", "output", "ports", "set_vars", "tokens_in", "tokens_out", "cost_usd")
-        )
+        """The run's succeeded steps in the order they finished (what replay
+        needs); one query, which also gives the last step number."""
+        rows = list(self.run.steps.values("status", "seq", "node_id", "key", "output", "ports", "set_vars", "tokens_in", "tokens_out", "cost_usd"))
+        self.seq = max((row["seq"] for row in rows), default=0)
+        succeeded = sorted((row for row in rows if row["status"] == Step.Status.SUCCEEDED), key=lambda row: row["seq"])
+        return [{k: v for k, v in row.items() if k not in ("status", "seq")} for row in succeeded]
 
-    def mark_running(self) -> None:
+    def mark_running(self) -> bool:
+        """The run as it was read under the lease goes on running: from the
+        queue, or back from waiting for a person (that time not counted).
+        False if it changed meanwhile (cancelled while queued or waiting)."""
         now = timezone.now()
-        Run.objects.filter(pk=self.run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
-        parked = Run.objects.filter(pk=self.run.pk, status=Run.Status.WAITING).values_list("parked_at", "parked_s").first()
-        if parked is not None:
-            parked_at, parked_s = parked
-            waited = (now - parked_at).total_seconds() if parked_at else 0.0
-            Run.objects.filter(pk=self.run.pk).update(status=Run.Status.RUNNING, parked_at=None, parked_s=parked_s + waited)
-        self.run.refresh_from_db(fields=["status", "started_at", "cancel_requested", "parked_s"])
+        if self.run.status == Run.Status.QUEUED:
+            changed = Run.objects.filter(pk=self.run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
+            self.run.started_at = now
+        else:
+            waited = (now - self.run.parked_at).total_seconds() if self.run.parked_at else 0.0
+            self.run.parked_s += waited
+            changed = Run.objects.filter(pk=self.run.pk, status=Run.Status.WAITING).update(
+                status=Run.Status.RUNNING, parked_at=None, parked_s=self.run.parked_s)
+            self.run.parked_at = None
+        self.run.status = Run.Status.RUNNING
+        return bool(changed)
 
     def steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
         """Rows for network steps as they start, so a crash shows them interrupted

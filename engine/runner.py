@@ -7,6 +7,7 @@ Only this thread touches the scheduler and the database for the run, and only
 the holder of the run's lease runs this loop."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -106,10 +107,15 @@ class Lease:
         return bool(redis_client.client().exists(f"orchestrator:run:{run_id}:owner"))
 
 
+@functools.lru_cache(maxsize=256)
+def _input_validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    """Built once per inputs schema: starting runs of one workflow again and again is the API's hot path."""
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
 def validate_input(graph_doc: dict[str, Any], run_input: Any) -> list[str]:
     """Input errors against the workflow's `inputs` schema, each naming the field."""
-    schema = graph_doc.get("inputs") or {"type": "object"}
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _input_validator(json.dumps(graph_doc.get("inputs") or {"type": "object"}, sort_keys=True))
     problems = []
     for error in sorted(validator.iter_errors(run_input), key=lambda e: list(e.absolute_path)):
         where = "input" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
@@ -141,8 +147,8 @@ class RunExecutor:
     # ------------------------------------------------------------------ entry
 
     def execute(self) -> str | None:
-        run = Run.objects.filter(pk=self.run_id).first()
-        if run is None or run.is_finished:
+        status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
+        if status is None or status in Run.FINISHED:
             return None
         lease = Lease(self.run_id)
         lease.request()
@@ -152,7 +158,7 @@ class RunExecutor:
         lease.take_requests()
         result = None
         try:
-            run = Run.objects.get(pk=self.run_id)  # read again: the worker before us may have changed it
+            run = Run.objects.get(pk=self.run_id)  # read under the lease: the worker before us may have changed it
             if run.is_finished:
                 return None
             result = self._execute(run, lease)
@@ -198,7 +204,8 @@ class RunExecutor:
         except ReplayMismatch as exc:
             return self._finish("failed", error={"message": f"cannot resume: {exc}", "reason": "replay"})
         if run.status in (Run.Status.QUEUED, Run.Status.WAITING):
-            self.recorder.mark_running()
+            if not self.recorder.mark_running():
+                return Run.objects.get(pk=run.pk).status  # it was cancelled before it could start
             self.publisher.emit(events.event(events.RUN_STARTED, run.pk, status="running"))
         if run.started_at:
             # Time spent waiting for people does not count against timeout_s.

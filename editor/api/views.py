@@ -37,8 +37,9 @@ def _service_error(exc: services.ServiceError) -> Response:
     return Response({"error": exc.message, **exc.extra}, status=exc.status)
 
 
-def _require_write(request, team_id: int) -> None:
-    if not access.can_write(request.user, team_id):
+def _require_write(request, team_id: int, role: str | None = None) -> None:
+    """`role`, when the caller already read it with the object, saves a query."""
+    if (role if role is not None else access.role_in(request.user, team_id)) not in access.WRITE_ROLES:
         raise PermissionDenied("your role in this team is viewer; ask an owner for editor rights to change or run its workflows")
 
 
@@ -60,7 +61,8 @@ class WorkflowViewSet(viewsets.ViewSet):
     lookup_value_regex = r"\d+"  # /api/workflows/abc/ is a 404, not a server error
 
     def _get(self, request, pk) -> Workflow:
-        return get_object_or_404(access.workflows_of(request.user).select_related("team"), pk=pk)
+        """The workflow, with `my_role` (the user's role in its team) read in the same query."""
+        return get_object_or_404(access.workflows_of(request.user, with_role=True).select_related("team"), pk=pk)
 
     def _team_for_create(self, request, team_id) -> Team:
         if team_id is None:
@@ -102,7 +104,7 @@ class WorkflowViewSet(viewsets.ViewSet):
 
     def _save(self, request, pk, partial: bool) -> Response:
         workflow = self._get(request, pk)
-        _require_write(request, workflow.team_id)
+        _require_write(request, workflow.team_id, workflow.my_role)
         data = _valid(WorkflowWriteSerializer, request.data, partial=partial)
         if data.get("team") is not None and data["team"] != workflow.team_id:
             raise ValidationError({"team": ["a workflow cannot move to another team; export it and import it there"]})
@@ -193,7 +195,7 @@ class WorkflowViewSet(viewsets.ViewSet):
         if request.method == "GET":
             runs = workflow.runs.select_related("version", "triggered_by")[:100]
             return Response(RunSummarySerializer(runs, many=True).data)
-        _require_write(request, workflow.team_id)
+        _require_write(request, workflow.team_id, workflow.my_role)
         data = _valid(RunCreateSerializer, request.data)
         version = workflow.latest_version
         if data.get("version") is not None:
@@ -226,8 +228,8 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet):
         workflow_id = body.get("workflow")
         if isinstance(workflow_id, bool) or not isinstance(workflow_id, int):
             return Response({"error": "workflow: the id of the workflow to chat with"}, status=400)
-        workflow = get_object_or_404(access.workflows_of(request.user), pk=workflow_id)
-        _require_write(request, workflow.team_id)
+        workflow = get_object_or_404(access.workflows_of(request.user, with_role=True), pk=workflow_id)
+        _require_write(request, workflow.team_id, workflow.my_role)
         try:
             conversation = services.start_conversation(workflow, user=request.user, title=str(body.get("title", "")))
         except services.ServiceError as exc:
