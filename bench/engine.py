@@ -21,15 +21,15 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def setup_environment(workers: int) -> dict:
+def setup_environment(workers: int, web: int = 1) -> dict:
     from orchestrator_site.embedded import EmbeddedRedis, free_port
+    from orchestrator_site.webservers import start_web
     from tests.fake_openai import FakeOpenAI
 
     state: dict = {}
@@ -55,16 +55,7 @@ def setup_environment(workers: int) -> dict:
         subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", "16", "-l", "error",
                           "-n", f"bench-{os.getpid()}-{n}@%h"], cwd=ROOT, env=dict(os.environ))
         for n in range(workers)
-    ]
-    import socket
-
-    listener = socket.create_server(("127.0.0.1", state["port"]), backlog=512)
-    state["listener"] = listener
-    state["procs"] += [
-        subprocess.Popen([python, "-m", "daphne", "-v", "0", "--fd", str(listener.fileno()), "orchestrator_site.asgi:application"],
-                         cwd=ROOT, env=dict(os.environ), stderr=subprocess.DEVNULL, pass_fds=[listener.fileno()])
-        for _ in range(int(os.environ.get("WEB", "1")))
-    ]
+    ] + start_web("127.0.0.1", state["port"], web, dict(os.environ), quiet=True)
     return state
 
 
@@ -173,23 +164,30 @@ def api_throughput(port: int, total: int = 200, concurrency: int = 10) -> float:
     user = User.objects.filter(username="bench").first() or User.objects.create_user("bench", password="bench-password")
     token = Token.objects.get_or_create(user=user)[0].key
     workflow = services.create_workflow(team=user.personal_team, user=user, graph=chain(3), name="five nodes")
-    url = f"http://127.0.0.1:{port}/api/workflows/{workflow.pk}/runs/"
+    path = f"/api/workflows/{workflow.pk}/runs/"
     body = json.dumps({"input": {"n": 1}}).encode()
     ids: list[int] = []
     lock = threading.Lock()
     counter = iter(range(total))
 
     def client():
+        # One kept-alive connection per client, as HTTP clients and load tools use.
+        import http.client
+
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         while True:
             with lock:
                 if next(counter, None) is None:
+                    connection.close()
                     return
-            request = urllib.request.Request(url, data=body, method="POST",
-                                             headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
-            with urllib.request.urlopen(request) as response:
-                run_id = json.loads(response.read())["id"]
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+            if response.status != 201:
+                raise RuntimeError(f"POST {path}: {response.status} {payload[:200]!r}")
             with lock:
-                ids.append(run_id)
+                ids.append(json.loads(payload)["id"])
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(concurrency)]
@@ -257,11 +255,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Celery worker processes (default: one per core).")
+    parser.add_argument("--web", type=int, default=1, help="daphne processes sharing the API's port (default: 1).")
     parser.add_argument("--only", default="node,fanout,planner,api,tokens",
                         help="Comma-separated measures to run: node, fanout, planner, api, tokens (default: all).")
     args = parser.parse_args()
     only = set(args.only.split(","))
-    state = setup_environment(args.workers)
+    state = setup_environment(args.workers, args.web)
     fake = state["fake"]
     rows = []
     try:
@@ -295,7 +294,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     width = max(len(r[0]) for r in rows)
     print(f"\nOrchestrator engine benchmark — median of {args.repeats} repeats; spread = max/min of the repeats; "
-          f"{args.workers} worker process(es); load avg {load:.2f} on {os.cpu_count()} cores")
+          f"{args.workers} worker process(es), {args.web} web process(es); load avg {load:.2f} on {os.cpu_count()} cores")
     print(f"{'measure'.ljust(width)}  {'result':>28}  {'spread':>8}  target")
     for name, result, spread, target in rows:
         print(f"{name.ljust(width)}  {result:>28}  {spread:>8}  {target}")

@@ -13,6 +13,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from orchestrator_site.embedded import EmbeddedRedis
+from orchestrator_site.webservers import start_web
 
 
 class Command(BaseCommand):
@@ -23,8 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "16")),
                             help="Threads of the Celery worker: how many runs it advances at once.")
+        parser.add_argument("--web", type=int, default=int(os.environ.get("WEB_PROCESSES", "1")),
+                            help="daphne processes sharing the port (one core each at most).")
 
-    def handle(self, *args, host: str, port: int, workers: int, **options):
+    def handle(self, *args, host: str, port: int, workers: int, web: int, **options):
         env = dict(os.environ)
         redis = None
         if not env.get("REDIS_URL"):
@@ -35,7 +38,7 @@ class Command(BaseCommand):
         children = [
             subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", str(workers),
                               "-l", "warning", "-n", f"worker-{os.getpid()}@%h"], env=env),
-            subprocess.Popen([python, "-m", "daphne", "-b", host, "-p", str(port), "orchestrator_site.asgi:application"], env=env),
+            *start_web(host, port, web, env),
         ]
         self.stdout.write(self.style.SUCCESS(f"Orchestrator is at http://{host}:{port}/  (Ctrl-C stops everything)"))
         stopping = False

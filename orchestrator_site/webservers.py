@@ -1,0 +1,32 @@
+"""Starting daphne: one process, or several sharing one listening socket.
+
+A daphne process runs Django's views on one core at most (one interpreter,
+one GIL), so a machine with cores to spare serves more requests with more
+processes. They share the socket this process opens (`daphne --fd`), and the
+kernel hands each new connection to one of them: no proxy needed."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APPLICATION = "orchestrator_site.asgi:application"
+
+
+def start_web(host: str, port: int, processes: int, env: dict, quiet: bool = False) -> list[subprocess.Popen]:
+    python = sys.executable
+    output = {"stderr": subprocess.DEVNULL} if quiet else {}
+    verbosity = ["-v", "0"] if quiet else []
+    if processes <= 1:
+        return [subprocess.Popen([python, "-m", "daphne", *verbosity, "-b", host, "-p", str(port), APPLICATION], cwd=ROOT, env=env, **output)]
+    listener = socket.create_server((host, port), backlog=1024)
+    try:
+        return [
+            subprocess.Popen([python, "-m", "daphne", *verbosity, "--fd", str(listener.fileno()), APPLICATION],
+                             cwd=ROOT, env=env, pass_fds=[listener.fileno()], **output)
+            for _ in range(processes)
+        ]
+    finally:
+        listener.close()  # the children hold it now
