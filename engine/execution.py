@@ -93,10 +93,30 @@ def executor_name(where: str = "") -> str:
     return f"{where or socket.gethostname()}"
 
 
-def run_remote_steps(run_id: int, team_id: int | None, specs: list[dict[str, Any]], executor: str) -> None:
+# A chunk of a run's steps sent to other workers is claimed by exactly one of
+# them, or taken back by the owner: whoever sets the claim key first runs it.
+# Its runner keeps the alive key fresh; an owner that finds a claimed chunk
+# with no alive key knows its runner died and runs the steps itself, within
+# seconds rather than after the steps' whole time limits.
+HEARTBEAT_EVERY_S = 1.0
+CLAIM_TTL_S = 24 * 3600
+
+
+def chunk_keys(run_id: int, chunk: str) -> tuple[str, str]:
+    base = f"orchestrator:run:{run_id}:chunk:{chunk}"
+    return f"{base}:claim", f"{base}:alive"
+
+
+def run_remote_steps(run_id: int, team_id: int | None, specs: list[dict[str, Any]], executor: str, chunk: str = "") -> None:
     """Execute a share of a run's network steps on this worker and push each
     result to the owner as it completes. Stops early if the run ends."""
-    ioloop.submit(_run_remote(run_id, team_id, [StepSpec(**s) for s in specs], executor)).result()
+    if chunk:
+        claim, alive = chunk_keys(run_id, chunk)
+        client = redis_client.client()
+        if not client.set(claim, executor, nx=True, ex=CLAIM_TTL_S):
+            return  # the owner took these steps back before we came to them
+        client.set(alive, 1, px=int(settings.ENGINE_REMOTE_HEARTBEAT_TTL_S * 1000))
+    ioloop.submit(_run_remote(run_id, team_id, [StepSpec(**s) for s in specs], executor, chunk)).result()
 
 
 def _run_finished(run_id: int) -> bool:
@@ -106,7 +126,7 @@ def _run_finished(run_id: int) -> bool:
         Run.objects.filter(pk=run_id, cancel_requested=True).exists()
 
 
-async def _run_remote(run_id: int, team_id: int | None, specs: list[StepSpec], executor: str) -> None:
+async def _run_remote(run_id: int, team_id: int | None, specs: list[StepSpec], executor: str, chunk: str = "") -> None:
     pub = publisher()
     client = redis_client.async_client()
 
@@ -133,8 +153,12 @@ async def _run_remote(run_id: int, team_id: int | None, specs: list[StepSpec], e
         await client.expire(results_key(run_id), 24 * 3600)
 
     async def watch(tasks: list[asyncio.Task]) -> None:
+        alive = chunk_keys(run_id, chunk)[1] if chunk else None
+        ttl_ms = int(settings.ENGINE_REMOTE_HEARTBEAT_TTL_S * 1000)
         while not all(t.done() for t in tasks):
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(HEARTBEAT_EVERY_S / 2)
+            if alive:
+                await client.set(alive, 1, px=ttl_ms)
             if await sync_to_async(_run_finished, thread_sensitive=False)(run_id):
                 for task in tasks:
                     task.cancel()

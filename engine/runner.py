@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_S = 0.2  # cancel, timeout and lease checks; cancel lands within this
 LOCAL_EXECUTOR = f"{socket.gethostname()}:{os.getpid()}"
-REMOTE_GRACE_S = 30  # beyond a remote step's own time limits, before it is run here instead
+REMOTE_CHECK_EVERY_S = 1.0  # how often the owner looks after the chunks it sent out
 FLUSH_EVERY = 200  # buffered quick steps written at once
 LEASE_TTL_S = float(os.environ.get("ENGINE_LEASE_TTL_S", "30"))  # how soon a dead owner's run is taken over
 
@@ -65,7 +65,7 @@ class _Flight:
     cache_key: str = ""
     launch: tuple | None = None  # what _spawn needs to start it
     task: Any = None  # the asyncio.Task on the I/O loop, once started here
-    remote_deadline: float = 0.0  # sent to another worker; run here if no result by then
+    chunk: str = ""  # sent to other workers as part of this chunk (see execution.chunk_keys)
     relaunched: bool = False
 
 
@@ -139,6 +139,8 @@ class RunExecutor:
         self.stopping = False
         self.waiting: list[tuple[Activation, Any]] = []  # human steps with no answer yet, and their deadlines
         self.executor_of: dict[tuple[str, str], str] = {}
+        self.chunks_sent: dict[str, float] = {}  # chunk -> when it was sent
+        self.next_remote_check = 0.0
         self.tokens = 0
         self.cost = 0.0
         self.steps = 0
@@ -371,7 +373,7 @@ class RunExecutor:
         ])
         local = batch
         chunk = settings.ENGINE_SPREAD_CHUNK
-        spreadable = [f for f in batch if self.graph.types[f.act.node].spreadable]
+        spreadable = [f for f in batch if self.graph.types[f.act.node].spreadable and not f.relaunched]
         if len(spreadable) >= settings.ENGINE_SPREAD_MIN_BATCH and chunk > 0:
             remote = spreadable[chunk:]
             sent = {id(f) for f in remote}
@@ -383,13 +385,15 @@ class RunExecutor:
     def _dispatch(self, flights: list[_Flight]) -> None:
         from .tasks import run_steps
 
+        chunk = uuid.uuid4().hex[:16]
         specs = []
         for flight in flights:
             _, _, attempts, backoff, timeout = flight.launch
-            flight.remote_deadline = time.monotonic() + (timeout or settings.LLM_TIMEOUT_S) * attempts + REMOTE_GRACE_S
+            flight.chunk = chunk
             specs.append(execution.StepSpec(flight.act.node, flight.act.key, flight.node_type, flight.rendered, attempts, backoff, timeout).as_dict())
         self._listen()
-        run_steps.delay(self.run.pk, self.run.team_id, specs)
+        self.chunks_sent[chunk] = time.monotonic()
+        run_steps.apply_async((self.run.pk, self.run.team_id, specs, chunk), queue=settings.ENGINE_SPREAD_QUEUE or None)
 
     def _listen(self) -> None:
         """Results of remote steps arrive on a Redis list; a thread moves them to the completion queue."""
@@ -409,11 +413,37 @@ class RunExecutor:
         self.listener.start()
 
     def _relaunch_lost_remote_steps(self) -> None:
-        """A remote worker that died takes its steps with it: run them here after their deadline."""
+        """Steps sent to other workers come back here when no worker started
+        them in time (the owner claims their chunk first) or when the worker
+        running them stopped beating (it died)."""
         now = time.monotonic()
+        if now < self.next_remote_check:
+            return
+        self.next_remote_check = now + REMOTE_CHECK_EVERY_S
+        waiting: dict[str, list[_Flight]] = {}
         for flight in self.in_flight.values():
-            if flight.remote_deadline and now > flight.remote_deadline and flight.task is None:
-                flight.remote_deadline = 0.0
+            if flight.chunk and flight.task is None:
+                waiting.setdefault(flight.chunk, []).append(flight)
+        if not waiting:
+            return
+        client = redis_client.client()
+        mine = f"owner:{LOCAL_EXECUTOR}"
+        for chunk, flights in waiting.items():
+            claim_key, alive_key = execution.chunk_keys(self.run.pk, chunk)
+            claim, alive = client.get(claim_key), client.exists(alive_key)
+            if claim is None:
+                if now - self.chunks_sent.get(chunk, now) < settings.ENGINE_REMOTE_START_S:
+                    continue
+                if not client.set(claim_key, mine, nx=True, ex=execution.CLAIM_TTL_S):
+                    continue  # a worker claimed it just now
+                log.warning("run %s: no worker started %d sent steps within %g s; running them here",
+                            self.run.pk, len(flights), settings.ENGINE_REMOTE_START_S)
+            elif claim.decode() == mine or alive:
+                continue
+            else:
+                log.warning("run %s: worker %s stopped while running %d steps; running them here", self.run.pk, claim.decode(), len(flights))
+            for flight in flights:
+                flight.chunk = ""
                 flight.relaunched = True
                 self.to_launch.append(flight)
         self._launch()

@@ -23,11 +23,11 @@ def advance_run(run_id: int) -> str | None:
 
 
 @shared_task(name="engine.run_steps", bind=True, acks_late=True)
-def run_steps(self, run_id: int, team_id: int | None, specs: list[dict]) -> None:
+def run_steps(self, run_id: int, team_id: int | None, specs: list[dict], chunk: str = "") -> None:
     """Run a share of a run's network steps (a fan-out's calls) for the worker that owns the run."""
     from .execution import run_remote_steps
 
-    run_remote_steps(run_id, team_id, specs, executor=self.request.hostname or "worker")
+    run_remote_steps(run_id, team_id, specs, executor=self.request.hostname or "worker", chunk=chunk)
 
 
 SWEEP_EVERY_S = float(os.environ.get("ENGINE_SWEEP_EVERY_S", "15"))

@@ -183,6 +183,14 @@ STREAM_COALESCE_MS = float(os.environ.get("STREAM_COALESCE_MS", "30"))
 # step on the worker that owns the run.
 ENGINE_SPREAD_MIN_BATCH = int(os.environ.get("ENGINE_SPREAD_MIN_BATCH", "32"))
 ENGINE_SPREAD_CHUNK = int(os.environ.get("ENGINE_SPREAD_CHUNK", "25"))
+# A chunk no other worker has started within ENGINE_REMOTE_START_S runs on the
+# owner; a started chunk whose worker stops beating for
+# ENGINE_REMOTE_HEARTBEAT_TTL_S (it died) is run again on the owner.
+# The Celery queue shared fan-out chunks go to ("" is the default queue): a
+# deployment can give wide fan-outs workers of their own.
+ENGINE_SPREAD_QUEUE = os.environ.get("ENGINE_SPREAD_QUEUE", "")
+ENGINE_REMOTE_START_S = float(os.environ.get("ENGINE_REMOTE_START_S", "10"))
+ENGINE_REMOTE_HEARTBEAT_TTL_S = float(os.environ.get("ENGINE_REMOTE_HEARTBEAT_TTL_S", "5"))
 # Each worker looks for runs whose owner died (lease lapsed) and sends them again.
 ENGINE_SWEEP_ORPHANS = env_bool("ENGINE_SWEEP_ORPHANS", True)
 

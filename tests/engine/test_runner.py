@@ -273,6 +273,30 @@ def test_a_wide_fanout_is_shared_with_other_workers(run_graph, fake_llm, setting
     assert len(fake_llm.requests) == 10  # each call made once
 
 
+def test_steps_sent_out_that_no_worker_starts_come_back_to_the_owner(run_graph, fake_llm, settings):
+    """Chunks sent to a queue no worker serves: the owner claims them back
+    after ENGINE_REMOTE_START_S and runs them itself, each step once."""
+    import os
+
+    settings.ENGINE_SPREAD_MIN_BATCH = 4
+    settings.ENGINE_SPREAD_CHUNK = 3
+    settings.ENGINE_SPREAD_QUEUE = f"nobody-serves-{os.getpid()}"
+    settings.ENGINE_REMOTE_START_S = 0.5
+    graph = wf(
+        [{"id": "fan", "type": "fanout", "config": {"items": "{{ range(9) | list }}", "max_parallel": 100}},
+         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+    started = time.monotonic()
+    run = run_graph(graph)
+    assert run.status == "succeeded", run.error
+    assert time.monotonic() - started < 10
+    assert run.output == [f"fake reply to: item {i}" for i in range(9)]
+    assert len({step.executor for step in run.steps.filter(node_id="work")}) == 1  # all run by the owner
+    assert len(fake_llm.requests) == 9
+
+
 def test_a_failed_remote_step_fails_the_run_with_its_message(run_graph, fake_llm, settings):
     settings.ENGINE_SPREAD_MIN_BATCH = 2
     settings.ENGINE_SPREAD_CHUNK = 1

@@ -66,3 +66,60 @@ def test_a_worker_killed_mid_step_leaves_no_run_stuck_and_no_step_twice(transact
     slow = Step.objects.get(run=run, node_id="slow")
     assert slow.status == "succeeded" and slow.attempts == 1
     assert len(fake.requests) == 2  # the slow call was made again by the survivor, nothing else was
+
+
+FANOUT = {"format": "orchestrator.workflow/v1", "name": "crash in a fan-out",
+          "nodes": [{"id": "start", "type": "start"},
+                    {"id": "fan", "type": "fanout", "config": {"items": "{{ range(8) | list }}", "max_parallel": 100}},
+                    {"id": "work", "type": "llm", "config": {"prompt": "item {{ item }}"}},
+                    {"id": "join", "type": "join"},
+                    {"id": "out", "type": "output", "config": {"value": "{{ nodes.join.output | length }}"}}],
+          "edges": [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+                    {"source": "join", "target": "out"}]}
+
+
+def test_a_worker_killed_while_running_part_of_a_fanout_hands_it_back_within_seconds(run_graph, fake_llm, settings):
+    """The owner (the suite's worker) sends part of a fan-out to another worker,
+    which is killed mid-call. Its heartbeat stops; the owner runs those steps
+    itself within seconds, not after the calls' whole time limits."""
+    queue = f"spread-{os.getpid()}"
+    settings.ENGINE_SPREAD_MIN_BATCH = 4
+    settings.ENGINE_SPREAD_CHUNK = 4
+    settings.ENGINE_SPREAD_QUEUE = queue
+    settings.ENGINE_REMOTE_START_S = 60  # the chunk comes back because its worker died, not because nobody started it
+    asked: set[str] = set()
+
+    def first_time_slow(body):  # the doomed worker's calls never answer; the owner's answer at once
+        prompt = body["messages"][-1]["content"]
+        slow = prompt not in asked and int(prompt.split()[-1]) >= 4
+        asked.add(prompt)
+        return Reply(delay_s=60) if slow else None
+
+    fake_llm.responder = first_time_slow
+    doomed = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", "2", "-Q", queue,
+         "-n", f"doomed-spread-{os.getpid()}@%h", "-l", "error"],
+        env=dict(os.environ, DATABASE_URL=_database_url(), OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=fake_llm.base_url,
+                 ORCHESTRATOR_DEFAULT_MODEL="fake-model", ENGINE_REMOTE_HEARTBEAT_TTL_S="1.5", ENGINE_SWEEP_ORPHANS="false",
+                 DJANGO_SETTINGS_MODULE="orchestrator_site.settings"),
+        start_new_session=True)
+    try:
+        run = run_graph(FANOUT, wait=False)
+        deadline = time.monotonic() + 30
+        while len([p for p in asked if int(p.split()[-1]) >= 4]) < 4:
+            assert time.monotonic() < deadline, "the other worker never started its share"
+            time.sleep(0.05)
+        os.killpg(doomed.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        run = wait_for_run(run.pk, timeout=30)
+        recovered_in = time.monotonic() - killed_at
+    finally:
+        if doomed.poll() is None:
+            os.killpg(doomed.pid, signal.SIGKILL)
+        doomed.wait(10)
+    assert run.status == "succeeded", run.error
+    assert run.output == 8
+    assert recovered_in < 10, recovered_in
+    work = Step.objects.filter(run=run, node_id="work")
+    assert work.count() == 8 and all(step.status == "succeeded" for step in work)
+    assert len(fake_llm.requests) == 12  # the four lost calls were made again, nothing else was
