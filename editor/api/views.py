@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action, api_view, permission_classes
@@ -53,6 +53,48 @@ def _valid(serializer_class, data, **kwargs):
     serializer = serializer_class(data=data, **kwargs)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+RUN_PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description="runs per page, 1–500 (default 100); GET only"),
+    OpenApiParameter("before", int, description="only runs older than this run id: the `X-Next-Before` header of the previous page"),
+    OpenApiParameter("status", str, enum=["queued", "running", "waiting", "succeeded", "failed", "cancelled"]),
+]
+
+
+def _run_page(request, runs):
+    """A page of a run history, newest first: `?limit=` (1–500, default 100),
+    `?before=<run id>` for the page after one ending at that run, `?status=`.
+    Keyset paging: a page stays right while new runs arrive. The response
+    header `X-Next-Before` says what to pass as `before` for the next page."""
+    params = request.query_params
+    limit = _int_param(params, "limit", 100, 1, 500)
+    before = _int_param(params, "before", None, 1, None)
+    status_filter = params.get("status")
+    if status_filter is not None:
+        if status_filter not in Run.Status.values:
+            raise ValidationError({"status": [f"must be one of {', '.join(Run.Status.values)}, not {status_filter!r}"]})
+        runs = runs.filter(status=status_filter)
+    if before is not None:
+        runs = runs.filter(pk__lt=before)
+    page = list(runs.order_by("-pk")[: limit + 1])
+    response = Response(RunSummarySerializer(page[:limit], many=True).data)
+    if len(page) > limit:
+        response["X-Next-Before"] = str(page[limit - 1].pk)
+    return response
+
+
+def _int_param(params, name: str, default, low: int, high: int | None):
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"must be a whole number, not {raw!r}"]}) from None
+    if value < low or (high is not None and value > high):
+        raise ValidationError({name: [f"must be between {low} and {high}" if high else f"must be at least {low}"]})
+    return value
 
 
 class WorkflowViewSet(viewsets.ViewSet):
@@ -188,13 +230,12 @@ class WorkflowViewSet(viewsets.ViewSet):
         version = get_object_or_404(workflow.versions, number=number)
         return Response(VersionSerializer(version).data)
 
-    @extend_schema(request=RunCreateSerializer, responses={201: RunSummarySerializer})
+    @extend_schema(request=RunCreateSerializer, responses={201: RunSummarySerializer}, parameters=RUN_PAGE_PARAMETERS)
     @action(detail=True, methods=["get", "post"])
     def runs(self, request, pk=None):
         workflow = self._get(request, pk)
         if request.method == "GET":
-            runs = workflow.runs.select_related("version", "triggered_by")[:100]
-            return Response(RunSummarySerializer(runs, many=True).data)
+            return _run_page(request, workflow.runs.select_related("version", "triggered_by"))
         _require_write(request, workflow.team_id, workflow.my_role)
         data = _valid(RunCreateSerializer, request.data)
         version = workflow.latest_version
@@ -258,9 +299,9 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return access.runs_of(self.request.user).select_related("version", "triggered_by")
 
+    @extend_schema(parameters=RUN_PAGE_PARAMETERS, responses=RunSummarySerializer(many=True))
     def list(self, request):
-        runs = self.get_queryset()[:100]
-        return Response(RunSummarySerializer(runs, many=True).data)
+        return _run_page(request, self.get_queryset())
 
     @extend_schema(request=None, responses=RunSummarySerializer)
     @action(detail=True, methods=["post"])

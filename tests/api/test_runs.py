@@ -194,6 +194,32 @@ def test_history_lists_runs_newest_first(personas, client_for, acme_workflow):
 # ----------------------------------------------------------------- cancel
 
 
+def test_history_pages_through_every_run_without_gaps_or_repeats(personas, client_for, acme_workflow):
+    made = [finished_run(acme_workflow, Run.Status.FAILED if i % 3 == 0 else Run.Status.SUCCEEDED).pk for i in range(7)]
+    client = client_for(personas["carol"])
+    seen, before, pages = [], None, 0
+    while True:
+        query = f"?limit=3&before={before}" if before else "?limit=3"
+        r = client.get(f"/api/workflows/{acme_workflow.pk}/runs/{query}")
+        assert r.status_code == 200
+        seen += [run["id"] for run in r.json()]
+        pages += 1
+        before = r.headers.get("X-Next-Before")
+        if before is None:
+            break
+        finished_run(acme_workflow)  # a run arriving meanwhile does not shift the pages
+    assert pages == 3 and seen == sorted(made, reverse=True)
+    failed = client.get(f"/api/runs/?status=failed&limit=500").json()
+    assert [run["id"] for run in failed] == sorted((pk for i, pk in enumerate(made) if i % 3 == 0), reverse=True)
+
+
+@pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=ten", "limit"), ("limit=501", "limit"),
+                                          ("before=-1", "before"), ("status=done", "status")])
+def test_bad_paging_parameters_are_named(personas, client_for, acme_workflow, query, field):
+    r = client_for(personas["carol"]).get(f"/api/runs/?{query}")
+    assert r.status_code == 400 and field in r.json()["error"], r.content
+
+
 def test_cancel_a_queued_run(personas, client_for, acme_workflow):
     client = client_for(personas["bob"])
     run_id = start(client, acme_workflow).json()["id"]

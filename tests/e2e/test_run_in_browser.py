@@ -88,3 +88,28 @@ def test_a_person_answers_a_waiting_run_from_the_run_view(page, live_daphne, wor
     page.get_by_role("button", name="Approve").click()
     page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=20000)
     assert "published" in page.get_by_test_id("run-output").text_content()
+
+
+def test_the_run_history_pages_back_to_the_oldest_run(page, live_daphne, worker, personas):
+    from django.utils import timezone
+
+    from editor.models import Run
+
+    alice = personas["alice"]
+    real_password(alice, "alice-password")
+    template = next(t for t in all_templates() if t["slug"] == "prompt-chaining")
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=template["graph"])
+    version, now = workflow.latest_version, timezone.now()
+    Run.objects.bulk_create([Run(workflow=workflow, version=version, graph=version.graph, team=workflow.team, input={},
+                                 status=Run.Status.SUCCEEDED, started_at=now, finished_at=now) for _ in range(105)])
+    oldest = workflow.runs.order_by("pk").first().pk
+
+    sign_in(page, live_daphne, "alice", "alice-password")
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/")
+    items = page.get_by_test_id("run-history").locator("li")
+    items.nth(99).wait_for()
+    assert items.count() == 100
+    page.get_by_role("button", name="Older runs").click()
+    items.nth(104).wait_for()
+    assert items.count() == 105 and f"#{oldest}" in items.nth(104).text_content()
+    assert page.get_by_role("button", name="Older runs").count() == 0  # nothing older is left

@@ -21,8 +21,13 @@ export function startRun(workflowId: number, input: Record<string, unknown>): Pr
   return api.post<StartedRun>(`/api/workflows/${workflowId}/runs/`, { input });
 }
 
-export function listRuns(workflowId: number): Promise<RunSummary[]> {
-  return api.get<RunSummary[]>(`/api/workflows/${workflowId}/runs/`);
+/** Runs per page of the run history (the API's default page). */
+export const RUNS_PAGE = 100;
+
+/** The newest runs, or with `before` the page of runs older than that run id. */
+export function listRuns(workflowId: number, before?: number): Promise<RunSummary[]> {
+  const query = before != null ? `?limit=${RUNS_PAGE}&before=${before}` : `?limit=${RUNS_PAGE}`;
+  return api.get<RunSummary[]>(`/api/workflows/${workflowId}/runs/${query}`);
 }
 
 export function cancelRun(runId: number): Promise<RunSummary> {

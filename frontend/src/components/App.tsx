@@ -16,6 +16,7 @@ import {
   getWorkflow,
   importWorkflow,
   listRuns,
+  RUNS_PAGE,
   rerunFrom,
   saveWorkflow,
   startRun,
@@ -261,16 +262,40 @@ function Editor({ boot }: { boot: Boot }) {
 
   // ---- run history
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
+  // Pages older than the newest one, loaded on request; the periodic refresh
+  // replaces only the newest page, so what the user paged to stays.
+  const [olderRuns, setOlderRuns] = useState<RunSummary[]>([]);
+  const [hasOlderRuns, setHasOlderRuns] = useState(false);
   const [runsError, setRunsError] = useState<string | null>(null);
   const reloadRuns = useCallback(() => {
     if (wfId == null) return setRuns([]);
     listRuns(wfId)
       .then((r) => {
         setRuns(r);
+        setHasOlderRuns((had) => had || r.length === RUNS_PAGE);
         setRunsError(null);
       })
       .catch((exc) => setRunsError(`Cannot load the runs: ${messageOf(exc)}`));
   }, [wfId]);
+  useEffect(() => {
+    setOlderRuns([]);
+    setHasOlderRuns(false);
+  }, [wfId]);
+  const shownRuns = useMemo(() => {
+    if (runs === null) return null;
+    const newest = new Set(runs.map((r) => r.id));
+    return [...runs, ...olderRuns.filter((r) => !newest.has(r.id))];
+  }, [runs, olderRuns]);
+  const loadOlderRuns = useCallback(() => {
+    const oldest = shownRuns?.[shownRuns.length - 1];
+    if (wfId == null || !oldest) return;
+    listRuns(wfId, oldest.id)
+      .then((page) => {
+        setOlderRuns((prev) => [...prev, ...page]);
+        setHasOlderRuns(page.length === RUNS_PAGE);
+      })
+      .catch((exc) => setRunsError(`Cannot load older runs: ${messageOf(exc)}`));
+  }, [wfId, shownRuns]);
   useEffect(reloadRuns, [reloadRuns, runId, run.status]);
   useEffect(() => {
     const timer = setInterval(() => document.visibilityState === "visible" && reloadRuns(), HISTORY_REFRESH_MS);
@@ -658,7 +683,14 @@ function Editor({ boot }: { boot: Boot }) {
           ) : (
             <>
               <InputForm schema={savedDoc.inputs} canRun={!disabledReason} disabledReason={disabledReason} starting={starting} error={startError} onRun={startNewRun} />
-              <RunHistory runs={runs} error={runsError} openRunId={runId} onOpen={(r) => openRun(r, null, pick.node == null)} onRefresh={reloadRuns} />
+              <RunHistory
+                runs={shownRuns}
+                error={runsError}
+                openRunId={runId}
+                onOpen={(r) => openRun(r, null, pick.node == null)}
+                onRefresh={reloadRuns}
+                onLoadOlder={hasOlderRuns ? loadOlderRuns : undefined}
+              />
             </>
           )}
         </aside>

@@ -9,9 +9,11 @@ interface Props {
   openRunId: number | null;
   onOpen: (run: RunSummary) => void;
   onRefresh: () => void;
+  /** Present while older runs than those shown exist. */
+  onLoadOlder?: () => void;
 }
 
-export function RunHistory({ runs, error, openRunId, onOpen, onRefresh }: Props) {
+export function RunHistory({ runs, error, openRunId, onOpen, onRefresh, onLoadOlder }: Props) {
   return (
     <section className="panel run-history" aria-labelledby="history-heading">
       <div className="panel-head">
@@ -53,6 +55,11 @@ export function RunHistory({ runs, error, openRunId, onOpen, onRefresh }: Props)
             </li>
           ))}
         </ul>
+      )}
+      {runs && runs.length > 0 && onLoadOlder && (
+        <button type="button" className="small ghost load-older" onClick={onLoadOlder}>
+          Older runs
+        </button>
       )}
     </section>
   );
