@@ -35,6 +35,16 @@ def steps_of(run):
     return [(s.node_id, s.key, s.status) for s in run.steps.order_by("seq", "id")]
 
 
+def llm_fanout(items: str) -> dict:
+    """start → fanout over `items` → an llm step per item → join → out (the joined replies)."""
+    return wf(
+        [{"id": "fan", "type": "fanout", "config": {"items": items, "max_parallel": 100}},
+         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+
+
 def test_a_template_runs_on_the_demo_model_and_marks_demo_steps(run_graph, settings):
     settings.OPENAI_API_KEY = ""
     graph = json.loads((TEMPLATES / "evaluator-optimizer.json").read_text())
@@ -48,12 +58,7 @@ def test_a_template_runs_on_the_demo_model_and_marks_demo_steps(run_graph, setti
 
 def test_independent_model_calls_overlap_in_a_fanout(run_graph, fake_llm):
     fake_llm.latency_s = 0.2
-    graph = wf(
-        [{"id": "fan", "type": "fanout", "config": {"items": "{{ range(40) | list }}", "max_parallel": 100}},
-         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
-        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
-         {"source": "join", "target": "out"}],
-    )
+    graph = llm_fanout("{{ range(40) | list }}")
     started = time.monotonic()
     run = run_graph(graph)
     elapsed = time.monotonic() - started
@@ -257,12 +262,7 @@ def test_a_wide_fanout_is_shared_with_other_workers(run_graph, fake_llm, setting
     settings.ENGINE_SPREAD_MIN_BATCH = 4
     settings.ENGINE_SPREAD_CHUNK = 3
     fake_llm.latency_s = 0.05
-    graph = wf(
-        [{"id": "fan", "type": "fanout", "config": {"items": "{{ range(10) | list }}", "max_parallel": 100}},
-         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
-        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
-         {"source": "join", "target": "out"}],
-    )
+    graph = llm_fanout("{{ range(10) | list }}")
     run = run_graph(graph)
     assert run.status == "succeeded", run.error
     assert run.output == [f"fake reply to: item {i}" for i in range(10)]
@@ -282,12 +282,7 @@ def test_steps_sent_out_that_no_worker_starts_come_back_to_the_owner(run_graph, 
     settings.ENGINE_SPREAD_CHUNK = 3
     settings.ENGINE_SPREAD_QUEUE = f"nobody-serves-{os.getpid()}"
     settings.ENGINE_REMOTE_START_S = 0.5
-    graph = wf(
-        [{"id": "fan", "type": "fanout", "config": {"items": "{{ range(9) | list }}", "max_parallel": 100}},
-         llm_node("work", prompt="item {{ item }}"), {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
-        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
-         {"source": "join", "target": "out"}],
-    )
+    graph = llm_fanout("{{ range(9) | list }}")
     started = time.monotonic()
     run = run_graph(graph)
     assert run.status == "succeeded", run.error
@@ -301,12 +296,7 @@ def test_a_failed_remote_step_fails_the_run_with_its_message(run_graph, fake_llm
     settings.ENGINE_SPREAD_MIN_BATCH = 2
     settings.ENGINE_SPREAD_CHUNK = 1
     fake_llm.responder = lambda body: Reply(status=401) if "item 1" in body["messages"][-1]["content"] else None
-    graph = wf(
-        [{"id": "fan", "type": "fanout", "config": {"items": "{{ [0, 1] }}"}}, llm_node("work", prompt="item {{ item }}"),
-         {"id": "join", "type": "join"}, out(value="{{ nodes.join.output }}")],
-        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "work"}, {"source": "work", "target": "join"},
-         {"source": "join", "target": "out"}],
-    )
+    graph = llm_fanout("{{ [0, 1] }}")
     run = run_graph(graph)
     assert run.status == "failed"
     failed = run.steps.get(node_id="work", status="failed")
