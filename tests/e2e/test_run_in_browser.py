@@ -69,8 +69,10 @@ def test_a_person_answers_a_waiting_run_from_the_run_view(page, live_daphne, wor
     real_password(bob, "bob-password")
     graph = {"format": "orchestrator.workflow/v1", "name": "Approval",
              "nodes": [{"id": "start", "type": "start"},
-                       {"id": "review", "type": "human", "name": "Review", "config": {"prompt": "Publish the post?"}},
-                       {"id": "yes", "type": "output", "config": {"value": "published"}},
+                       {"id": "review", "type": "human", "name": "Review", "config": {
+                           "prompt": "Publish the post?",
+                           "form": {"type": "object", "properties": {"headline": {"type": "string", "title": "Headline"}}, "required": ["headline"]}}},
+                       {"id": "yes", "type": "output", "config": {"value": "published as {{ nodes.review.output.answer.headline }}"}},
                        {"id": "no", "type": "output", "config": {"value": "held"}}],
              "edges": [{"source": "start", "target": "review"}, {"source": "review", "source_port": "approved", "target": "yes"},
                        {"source": "review", "source_port": "rejected", "target": "no"}, {"source": "review", "source_port": "timeout", "target": "no"}]}
@@ -83,11 +85,19 @@ def test_a_person_answers_a_waiting_run_from_the_run_view(page, live_daphne, wor
     waiting.wait_for(timeout=20000)
     assert "Waiting for a person" in waiting.text_content() and "an owner or editor" in waiting.text_content()
     shot(page, "04-waiting-for-a-person")
-    waiting.get_by_role("link", name="Answer").click()
-    page.get_by_text("Publish the post?").wait_for()
-    page.get_by_role("button", name="Approve").click()
+    # Answered in the run view itself: the question, the step's form, Approve.
+    form = waiting.get_by_test_id("answer-form")
+    assert "Publish the post?" in form.text_content()
+    form.get_by_role("button", name="Approve").click()  # the form's required field is empty: refused, named, nothing lost
+    form.get_by_role("alert").wait_for()
+    assert "headline" in form.get_by_role("alert").text_content()
+    form.get_by_label("Comment").fill("good to go")
+    form.get_by_label("Headline").fill("Owls at night")
+    form.get_by_role("button", name="Approve").click()
     page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=20000)
-    assert "published" in page.get_by_test_id("run-output").text_content()
+    assert "published as Owls at night" in page.get_by_test_id("run-output").text_content()
+    answer = run.steps.get(node_id="review").answer
+    assert answer["by"] == "bob" and answer["comment"] == "good to go" and answer["decision"] == "approve"
 
 
 def test_the_run_history_pages_back_to_the_oldest_run(page, live_daphne, worker, personas):

@@ -111,3 +111,16 @@ export interface StepRecord {
 export function getRunSteps(runId: number): Promise<StepRecord[]> {
   return api.get<StepRecord[]>(`/api/runs/${runId}/steps/`);
 }
+
+export interface HumanAnswer {
+  node: string;
+  key: string;
+  decision: "approve" | "reject";
+  answer?: Record<string, unknown>;
+  comment?: string;
+}
+
+/** Answer a run's waiting `human` step; the run resumes on the worker. */
+export function answerStep(runId: number, body: HumanAnswer): Promise<unknown> {
+  return api.post(`/api/runs/${runId}/answer/`, body);
+}

@@ -7,6 +7,7 @@ import { useNow } from "../hooks/useNow";
 import type { Connection } from "../hooks/useRun";
 import type { RunState } from "../run/reducer";
 import { isRunFinished } from "../run/types";
+import { AnswerForm } from "./AnswerForm";
 import { DemoBadge, StatusPill } from "./StatusPill";
 import { ValueView } from "./ValueView";
 
@@ -117,14 +118,14 @@ export function RunPanel({ run, connection, canCancel, cancelling, cancelError, 
         <div className="run-waiting" role="status" data-testid="run-waiting">
           <strong>Waiting for a person.</strong>{" "}
           {waitingSteps(run).map((step) => (
-            <span key={step.id}>
+            <div key={step.id} className="waiting-step">
               <button type="button" className="link" onClick={() => onSelectNode(step.node)}>
                 {nodeName(step.node)}
               </button>{" "}
-              asks {askedOf(step)}.{" "}
-            </span>
+              asks {askedOf(step)}.
+              {run.runId != null && <AnswerForm runId={run.runId} step={step} name={nodeName(step.node)} />}
+            </div>
           ))}
-          <a href={`/runs/${run.runId}/answer/`}>Answer</a>
         </div>
       )}
       {run.error && (

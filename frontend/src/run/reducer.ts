@@ -290,7 +290,13 @@ function applyStepEvent(state: RunState, event: StepEvent): void {
       break;
     case "step.waiting":
       step.nodeType = step.nodeType ?? "human";
-      step.input = { prompt: event.prompt, assignees: event.assignees ?? [], form: event.form, deadline: event.deadline ?? null };
+      step.input = {
+        prompt: event.prompt,
+        assignees: event.assignees ?? [],
+        form: event.form,
+        allow_reject: event.allow_reject ?? true,
+        deadline: event.deadline ?? null,
+      };
       setStatus("waiting");
       break;
   }
