@@ -21,6 +21,17 @@ describe("toFlow", () => {
     expect(flow.edges[1]).toMatchObject({ sourceHandle: "true", targetHandle: INPUT_HANDLE });
   });
 
+  it("gives edges from several ports to one target a single joined label", () => {
+    const doc = docFromEdges({ review: ["start"], yes: ["review.approved"], no: ["review.rejected", "review.timeout"] }, { review: "condition" });
+    const labels = toFlow(doc, types).edges.map((e) => [e.source, e.target, e.label ?? null]);
+    expect(labels).toEqual([
+      ["start", "review", null],
+      ["review", "yes", "approved"],
+      ["review", "no", "rejected · timeout"],
+      ["review", "no", null],
+    ]);
+  });
+
   it("lays out a document without positions, top to bottom", () => {
     const doc = docFromEdges({ a: ["start"], b: ["a"], c: ["b"] });
     expect(needsLayout(doc)).toBe(true);

@@ -94,6 +94,24 @@ export function toFlow(doc: WorkflowDoc, types: TypeIndex, options: { editable?:
     } satisfies StepFlowNode;
   });
 
+  // Edges from several ports of one node to the same target run side by side
+  // and their labels would print over each other: the first carries them all.
+  const sharedLabels = new Map<string, string[]>();
+  for (const edge of edgesDoc) {
+    const port = sourcePortOf(edge);
+    if (port === DEFAULT_PORT) continue;
+    const pair = `${edge.source}\u0000${edge.target}`;
+    sharedLabels.set(pair, [...(sharedLabels.get(pair) ?? []), port]);
+  }
+  const labelled = new Set<string>();
+  const labelOf = (edge: (typeof edgesDoc)[number], port: string): string | undefined => {
+    if (port === DEFAULT_PORT) return undefined;
+    const pair = `${edge.source}\u0000${edge.target}`;
+    if (labelled.has(pair)) return undefined;
+    labelled.add(pair);
+    return sharedLabels.get(pair)!.join(" · ");
+  };
+
   const edges: FlowEdge[] = edgesDoc.map((edge, index) => {
     const id = edgeIdOf(edge, index);
     const port = sourcePortOf(edge);
@@ -105,7 +123,7 @@ export function toFlow(doc: WorkflowDoc, types: TypeIndex, options: { editable?:
       sourceHandle: port,
       targetHandle: back ? BACK_HANDLE : INPUT_HANDLE,
       type: back ? "smoothstep" : "default",
-      label: port === DEFAULT_PORT ? undefined : port,
+      label: labelOf(edge, port),
       className: back ? "edge-back" : undefined,
       data: { port, back },
     };
