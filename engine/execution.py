@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from . import events, ioloop, redis_client
+from .db import off_loop
 from .errors import NodeFailed, WorkflowError
 from .nodes import NODE_TYPES
 from .nodes.base import NodeContext, NodeResult, Usage
 from .streaming import publisher
+
+
+log = logging.getLogger(__name__)
 
 
 class AttemptsExhausted(Exception):
@@ -113,9 +117,11 @@ def run_remote_steps(run_id: int, team_id: int | None, specs: list[dict[str, Any
     if chunk:
         claim, alive = chunk_keys(run_id, chunk)
         client = redis_client.client()
-        if not client.set(claim, executor, nx=True, ex=CLAIM_TTL_S):
-            return  # the owner took these steps back before we came to them
+        # Alive before claimed: an owner never sees our claim without a heartbeat.
         client.set(alive, 1, px=int(settings.ENGINE_REMOTE_HEARTBEAT_TTL_S * 1000))
+        if not client.set(claim, executor, nx=True, ex=CLAIM_TTL_S):
+            client.delete(alive)
+            return  # the owner took these steps back before we came to them
     ioloop.submit(_run_remote(run_id, team_id, [StepSpec(**s) for s in specs], executor, chunk)).result()
 
 
@@ -153,20 +159,30 @@ async def _run_remote(run_id: int, team_id: int | None, specs: list[StepSpec], e
         await client.expire(results_key(run_id), 24 * 3600)
 
     async def watch(tasks: list[asyncio.Task]) -> None:
-        alive = chunk_keys(run_id, chunk)[1] if chunk else None
-        ttl_ms = int(settings.ENGINE_REMOTE_HEARTBEAT_TTL_S * 1000)
         while not all(t.done() for t in tasks):
-            await asyncio.sleep(HEARTBEAT_EVERY_S / 2)
-            if alive:
-                await client.set(alive, 1, px=ttl_ms)
-            if await sync_to_async(_run_finished, thread_sensitive=False)(run_id):
+            await asyncio.sleep(0.5)
+            if await off_loop(_run_finished)(run_id):
                 for task in tasks:
                     task.cancel()
                 return
 
-    tasks = [asyncio.get_running_loop().create_task(one(spec)) for spec in specs]
-    watcher = asyncio.get_running_loop().create_task(watch(tasks))
+    async def beat() -> None:
+        """The heartbeat alone, so a slow database check cannot miss a beat;
+        a failed beat is tried again at the next one."""
+        alive = chunk_keys(run_id, chunk)[1]
+        ttl_ms = int(settings.ENGINE_REMOTE_HEARTBEAT_TTL_S * 1000)
+        while True:
+            try:
+                await client.set(alive, 1, px=ttl_ms)
+            except Exception:  # Redis away for a moment
+                log.warning("run %s: a heartbeat of chunk %s failed", run_id, chunk, exc_info=True)
+            await asyncio.sleep(HEARTBEAT_EVERY_S)
+
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(one(spec)) for spec in specs]
+    helpers = [loop.create_task(watch(tasks))] + ([loop.create_task(beat())] if chunk else [])
     try:
         await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        watcher.cancel()
+        for helper in helpers:
+            helper.cancel()

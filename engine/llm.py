@@ -245,6 +245,9 @@ async def _stream_openai(
         raise NodeFailed(f"the model did not answer within {settings.LLM_TIMEOUT_S:g} s", retryable=True) from exc
     except openai.APIConnectionError as exc:
         raise NodeFailed(f"cannot reach the model endpoint {target.base_url or 'api.openai.com'}: {exc}", retryable=True) from exc
+    except httpx2.TransportError as exc:  # the connection broke while the reply streamed
+        raise NodeFailed(f"the connection to {target.base_url or 'api.openai.com'} broke during the reply: {exc or type(exc).__name__}",
+                         retryable=True) from exc
     except openai.APIStatusError as exc:
         raise NodeFailed(f"the model endpoint refused the request ({exc.status_code}): {_detail(exc)}") from exc
     tool_calls = [ToolCall(c["id"] or f"call_{i}", c["name"], c["arguments"] or "{}") for i, c in sorted(calls.items())]
@@ -300,13 +303,13 @@ async def _stream(client: openai.AsyncOpenAI, kwargs: dict[str, Any], on_delta: 
 
 
 def _refused(exc: BaseException) -> bool:
-    """Whether a "timeout" was really a refused or failed connection: the
-    aiohttp transport reports every connection error as a connect timeout."""
+    """Whether a "timeout" was really a refused, failed or dropped connection:
+    the aiohttp transport reports every connection error as a connect timeout."""
     import aiohttp
 
     seen = exc
     while seen is not None:
-        if isinstance(seen, (aiohttp.ClientConnectorError, ConnectionRefusedError)):
+        if isinstance(seen, (aiohttp.ClientConnectionError, ConnectionError)) and not isinstance(seen, asyncio.TimeoutError):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -2,8 +2,8 @@
 the default provider from the environment (or the demo model without a key)."""
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 
+from .db import off_loop
 from .errors import NodeFailed
 from .llm import ModelTarget, default_target
 
@@ -26,7 +26,7 @@ def _resolve(team_id: int | None, credential: str | None, model: str | None) -> 
 async def resolve(team_id: int | None, credential: str | None, model: str | None) -> ModelTarget:
     if not credential:
         return default_target(model)
-    return await sync_to_async(_resolve, thread_sensitive=False)(team_id, credential, model)
+    return await off_loop(_resolve)(team_id, credential, model)
 
 
 def _api_key(team_id: int | None, credential: str) -> str:
@@ -41,4 +41,4 @@ def _api_key(team_id: int | None, credential: str) -> str:
 async def api_key(team_id: int | None, credential: str) -> str:
     """The secret of a team credential by name, for a node that sends it itself
     (the http node's `Authorization: Bearer`). Never put it in an output or a log."""
-    return await sync_to_async(_api_key, thread_sensitive=False)(team_id, credential)
+    return await off_loop(_api_key)(team_id, credential)

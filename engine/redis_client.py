@@ -30,3 +30,9 @@ def async_client() -> aioredis.Redis:
     if client is None:
         client = per_loop[settings.REDIS_URL] = aioredis.from_url(settings.REDIS_URL)
     return client
+
+
+async def close_async_clients() -> None:
+    """Close the running loop's clients: for a short-lived loop, before it ends."""
+    for client in _async_clients.pop(asyncio.get_running_loop(), {}).values():
+        await client.aclose()

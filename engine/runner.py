@@ -22,6 +22,7 @@ from typing import Any
 
 import jsonschema
 from django.conf import settings
+from django.db import OperationalError
 from django.utils import timezone
 
 from editor.models import Run
@@ -86,7 +87,9 @@ class Lease:
         self.client = redis_client.client()
 
     def request(self) -> None:
-        self.client.set(self.wake_key, 1, px=int(LEASE_TTL_S * 1000) * 4)
+        # Long-lived: the holder may take minutes before it lets go (a person
+        # may answer while other branches still run); it is deleted when taken.
+        self.client.set(self.wake_key, 1, ex=24 * 3600)
 
     def take_requests(self) -> bool:
         """Lower the wake flag; whether it was up."""
@@ -165,6 +168,8 @@ class RunExecutor:
                 return None
             result = self._execute(run, lease)
             return result
+        except OperationalError:
+            raise  # the database, not the run: the task is retried and the run resumes by replay
         except Exception as exc:  # a bug must end the run visibly, not leave it "running" for ever
             log.exception("run %s crashed", self.run_id)
             message = f"internal error in the engine: {type(exc).__name__}: {exc}"

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 # A database that refuses a connection for a moment (too many clients, a
 # restart) must not leave the run queued until the sweeper's grace runs out.
-@shared_task(name="engine.advance_run", acks_late=True, autoretry_for=(OperationalError,), retry_backoff=0.5,
+@shared_task(name="engine.advance_run", acks_late=True, autoretry_for=(OperationalError,), retry_backoff=1,
              retry_backoff_max=10, max_retries=8)
 def advance_run(run_id: int) -> str | None:
     from .runner import RunExecutor

@@ -87,7 +87,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # process: a worker's Celery threads plus its I/O threads.
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": int(os.environ.get("DATABASE_POOL_SIZE", "24")),
+        # A worker's Celery threads, plus the I/O loop's database threads
+        # (each gives its connection back after every call: engine/db.py).
+        "max_size": int(os.environ.get("DATABASE_POOL_SIZE") or int(os.environ.get("CELERY_CONCURRENCY", "16")) + 8),
         "timeout": 30,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

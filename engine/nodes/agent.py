@@ -4,10 +4,10 @@ import json
 import time
 from typing import Any, Literal
 
-from asgiref.sync import sync_to_async
 from pydantic import Field
 
 from .. import llm, providers, tools as toolbox
+from ..db import off_loop
 from .base import Config, NodeContext, NodeResult, NodeType, Usage
 
 BuiltinTool = Literal["calculator", "json_query", "current_time", "http_fetch"]
@@ -62,7 +62,7 @@ class AgentNode(NodeType):
 
     async def arun(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
         target = await providers.resolve(ctx.team_id, config.get("credential"), config.get("model"))
-        available = await sync_to_async(_tools_for, thread_sensitive=False)(config, ctx.team_id)
+        available = await off_loop(_tools_for)(config, ctx.team_id)
         definitions = [tool.definition() for tool in available.values()]
         rules = (config.get("instructions") or "").strip()
         messages: list[dict[str, Any]] = [

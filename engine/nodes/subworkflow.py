@@ -3,9 +3,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from pydantic import Field
 
+from ..db import off_loop
 from ..errors import NodeFailed
 from .base import Config, NodeContext, NodeResult, NodeType, Usage
 
@@ -38,15 +38,15 @@ class SubworkflowNode(NodeType):
         raise NotImplementedError
 
     async def arun(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
-        child_id = await sync_to_async(_start_child, thread_sensitive=False)(config, ctx)
+        child_id = await off_loop(_start_child)(config, ctx)
         try:
             while True:
-                child = await sync_to_async(_child_state, thread_sensitive=False)(child_id)
+                child = await off_loop(_child_state)(child_id)
                 if child["status"] in ("succeeded", "failed", "cancelled"):
                     break
                 await asyncio.sleep(POLL_S)
         except asyncio.CancelledError:
-            await sync_to_async(_cancel_child, thread_sensitive=False)(child_id)
+            await off_loop(_cancel_child)(child_id)
             raise
         usage = Usage(tokens_in=child["tokens"], tokens_out=0, cost_usd=child["cost_usd"])
         if child["status"] != "succeeded":

@@ -62,9 +62,17 @@ class Command(BaseCommand):
             from engine.runner import RunExecutor
 
             threading.Thread(target=RunExecutor(run.pk).execute, daemon=True).start()
-        status = asyncio.run(self._follow(run.pk, quiet_tokens))
+        status = asyncio.run(self._follow_then_close(run.pk, quiet_tokens))
         if status != "succeeded":
             sys.exit(1)
+
+    async def _follow_then_close(self, run_id: int, quiet_tokens: bool) -> str:
+        from engine import redis_client
+
+        try:
+            return await self._follow(run_id, quiet_tokens)
+        finally:
+            await redis_client.close_async_clients()  # this loop ends here
 
     async def _follow(self, run_id: int, quiet_tokens: bool) -> str:
         """Print events from the run's channel group until it finishes."""

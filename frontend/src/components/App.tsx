@@ -58,6 +58,13 @@ function messageOf(exc: unknown): string {
   return exc instanceof ApiError || exc instanceof Error ? exc.message : String(exc);
 }
 
+/** Runs known and a fresh page of them, by id (the page's newer data wins), newest first. */
+function mergeRuns(known: RunSummary[] | null, page: RunSummary[]): RunSummary[] {
+  const byId = new Map((known ?? []).map((r) => [r.id, r]));
+  for (const r of page) byId.set(r.id, r);
+  return [...byId.values()].sort((a, b) => b.id - a.id);
+}
+
 function rememberRun(runId: number | null): void {
   const url = new URL(window.location.href);
   if (runId == null) url.searchParams.delete("run");
@@ -261,41 +268,39 @@ function Editor({ boot }: { boot: Boot }) {
   }, []);
 
   // ---- run history
+  // Every run loaded so far, newest first: the periodic refresh merges the
+  // newest page in by id, so older pages the user loaded stay, and runs that
+  // slide off the newest page meanwhile are kept.
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
-  // Pages older than the newest one, loaded on request; the periodic refresh
-  // replaces only the newest page, so what the user paged to stays.
-  const [olderRuns, setOlderRuns] = useState<RunSummary[]>([]);
   const [hasOlderRuns, setHasOlderRuns] = useState(false);
   const [runsError, setRunsError] = useState<string | null>(null);
+  const runsOf = useRef<number | null>(null); // the workflow `runs` belong to
   const reloadRuns = useCallback(() => {
     if (wfId == null) return setRuns([]);
     listRuns(wfId)
-      .then((r) => {
-        setRuns(r);
-        setHasOlderRuns((had) => had || r.length === RUNS_PAGE);
+      .then((page) => {
+        if (runsOf.current !== wfId) {
+          runsOf.current = wfId;
+          setRuns(page);
+          setHasOlderRuns(page.length === RUNS_PAGE);
+        } else {
+          setRuns((known) => mergeRuns(known, page));
+        }
         setRunsError(null);
       })
       .catch((exc) => setRunsError(`Cannot load the runs: ${messageOf(exc)}`));
   }, [wfId]);
-  useEffect(() => {
-    setOlderRuns([]);
-    setHasOlderRuns(false);
-  }, [wfId]);
-  const shownRuns = useMemo(() => {
-    if (runs === null) return null;
-    const newest = new Set(runs.map((r) => r.id));
-    return [...runs, ...olderRuns.filter((r) => !newest.has(r.id))];
-  }, [runs, olderRuns]);
   const loadOlderRuns = useCallback(() => {
-    const oldest = shownRuns?.[shownRuns.length - 1];
+    const oldest = runs?.[runs.length - 1];
     if (wfId == null || !oldest) return;
     listRuns(wfId, oldest.id)
       .then((page) => {
-        setOlderRuns((prev) => [...prev, ...page]);
+        if (runsOf.current !== wfId) return; // another workflow is open now
+        setRuns((known) => mergeRuns(known, page));
         setHasOlderRuns(page.length === RUNS_PAGE);
       })
       .catch((exc) => setRunsError(`Cannot load older runs: ${messageOf(exc)}`));
-  }, [wfId, shownRuns]);
+  }, [wfId, runs]);
   useEffect(reloadRuns, [reloadRuns, runId, run.status]);
   useEffect(() => {
     const timer = setInterval(() => document.visibilityState === "visible" && reloadRuns(), HISTORY_REFRESH_MS);
@@ -684,7 +689,7 @@ function Editor({ boot }: { boot: Boot }) {
             <>
               <InputForm schema={savedDoc.inputs} canRun={!disabledReason} disabledReason={disabledReason} starting={starting} error={startError} onRun={startNewRun} />
               <RunHistory
-                runs={shownRuns}
+                runs={runs}
                 error={runsError}
                 openRunId={runId}
                 onOpen={(r) => openRun(r, null, pick.node == null)}
