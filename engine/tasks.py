@@ -36,8 +36,9 @@ QUEUED_GRACE_S = 120  # a queued run older than this has probably lost its messa
 
 def sweep_orphaned_runs() -> list[int]:
     """Give a new owner to runs whose worker died: running with no lease held
-    (its lease lapses 30 s after its owner stops renewing it), or queued for
-    longer than any queue should hold them. Returns the runs sent again.
+    (its lease lapses 30 s after its owner stops renewing it), queued for
+    longer than any queue should hold them, or waiting on a person who has
+    answered. Returns the runs sent again.
     A duplicate message is harmless: only the lease holder advances a run."""
     from datetime import timedelta
 
@@ -47,9 +48,15 @@ def sweep_orphaned_runs() -> list[int]:
 
     from .runner import Lease
 
+    from editor.models import Step
+
     stale = timezone.now() - timedelta(seconds=QUEUED_GRACE_S)
     candidates = list(Run.objects.filter(status=Run.Status.RUNNING).values_list("pk", flat=True))
     candidates += list(Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=stale).values_list("pk", flat=True))
+    # A waiting run whose person has answered, and whose wake-up went missing
+    # (a broker lost it): the answer is recorded, so the run can go on.
+    candidates += list(Step.objects.filter(status=Step.Status.WAITING, answer__isnull=False, run__status=Run.Status.WAITING)
+                       .values_list("run_id", flat=True).distinct())
     sent = [run_id for run_id in candidates if not Lease.held(run_id)]
     for run_id in sent:
         log.warning("run %s has no live owner; sending it to a worker again", run_id)

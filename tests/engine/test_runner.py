@@ -332,3 +332,24 @@ def test_a_run_whose_owner_died_is_picked_up_by_the_sweeper(worker, personas):
     finally:
         lease.release()
         Run.objects.filter(pk=held.pk).update(status="cancelled")
+
+
+def test_an_answered_run_whose_wake_up_was_lost_is_picked_up_by_the_sweeper(worker, personas):
+    """The person answered, but the message that should wake the run never
+    arrived: the answer is on record, so the sweeper sends the run on."""
+    from django.utils import timezone
+
+    from engine.tasks import sweep_orphaned_runs
+
+    graph = wf([{"id": "ask", "type": "human", "config": {"prompt": "ok?"}}, out(value="{{ nodes.ask.output.decision }}")],
+               [{"source": "start", "target": "ask"}, {"source": "ask", "source_port": "approved", "target": "out"}])
+    run = Run.objects.create(graph=graph, team=personas["acme"], status="waiting", input={}, started_at=timezone.now(),
+                             parked_at=timezone.now())
+    Step.objects.create(run=run, node_id="start", key="1", node_type="start", status="succeeded", output={}, ports=["out"], seq=1)
+    step = Step.objects.create(run=run, node_id="ask", key="1", node_type="human", status="waiting", input={"prompt": "ok?"}, seq=0)
+    unanswered = Run.objects.create(graph=graph, team=personas["acme"], status="waiting", input={})
+    assert sweep_orphaned_runs() == []  # nobody has answered yet: nothing to do
+    Step.objects.filter(pk=step.pk).update(answer={"decision": "approve", "answer": {}, "by": "bob"})
+    assert sweep_orphaned_runs() == [run.pk]
+    assert wait_for_run(run.pk).output == "approved"
+    assert Run.objects.get(pk=unanswered.pk).status == "waiting"
