@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.tables import percentile  # noqa: E402
+
 
 def setup() -> dict:
     from orchestrator_site.embedded import EmbeddedRedis, free_port
@@ -118,11 +120,6 @@ FEED_JS = """async (n) => {
   await new Promise((r) => requestAnimationFrame(r));
   return performance.now() - t0;
 }"""
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:

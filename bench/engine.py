@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.tables import percentile  # noqa: E402
+
 
 def setup_environment(workers: int, web: int = 1) -> dict:
     from orchestrator_site.embedded import EmbeddedRedis, free_port
@@ -247,11 +249,6 @@ def token_latency(port: int, fake) -> list[float]:
     fake.tokens_per_reply = None
     fake.token_delay_s = 0
     return latencies
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:

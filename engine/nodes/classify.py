@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from .. import llm, providers
 from ..errors import NodeFailed
 from .base import Config, NodeContext, NodeResult, NodeType, Usage
+from .switch import case_ports
 
 PORT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 # One repair turn gives a model a second chance to name a case; then the fallback.
@@ -58,9 +59,7 @@ class ClassifyNode(NodeType):
 
     @classmethod
     def output_ports(cls, config) -> list[str]:
-        cases = config.get("cases") or []
-        ports = [case.get("port") for case in cases if isinstance(case, dict) and case.get("port")]
-        return ports + [config.get("fallback") or "default"]
+        return case_ports(config) + [config.get("fallback") or "default"]
 
     def run(self, config, ctx):  # pragma: no cover - io nodes only run async
         raise NotImplementedError

@@ -5,6 +5,12 @@ from pydantic import Field, field_validator
 from .base import Config, NodeContext, NodeResult, NodeType
 
 
+def case_ports(config: dict) -> list[str]:
+    """The named cases' ports, in order (a switch's or a classifier's)."""
+    cases = config.get("cases") or []
+    return [case.get("port") for case in cases if isinstance(case, dict) and case.get("port")]
+
+
 class SwitchCase(Config):
     port: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]*$", description="The port this case goes out through.")
     expression: str = Field(min_length=1, description="A bare expression; the first true case wins.", json_schema_extra={"x-expression": True})
@@ -38,8 +44,7 @@ class SwitchNode(NodeType):
 
     @classmethod
     def output_ports(cls, config) -> list[str]:
-        cases = config.get("cases") or []
-        return [case.get("port") for case in cases if isinstance(case, dict) and case.get("port")] + ["default"]
+        return case_ports(config) + ["default"]
 
     @classmethod
     def templated_values(cls, config) -> list[tuple[str, object, bool]]:

@@ -1,0 +1,8 @@
+"""What the benchmark scripts share for their tables."""
+from __future__ import annotations
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile by nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
