@@ -158,15 +158,20 @@ def per_node_cost(repeats: int) -> tuple[float, float, list[float]]:
     return cost, max(longs) / min(longs), longs
 
 
-def api_throughput(port: int, total: int = 200, concurrency: int = 10) -> float:
+def bench_user():
     from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    return User.objects.filter(username="bench").first() or User.objects.create_user("bench", password="bench-password")
+
+
+def api_throughput(port: int, total: int = 200, concurrency: int = 10) -> float:
     from rest_framework.authtoken.models import Token
 
     from editor import services
     from editor.models import Run
 
-    User = get_user_model()
-    user = User.objects.filter(username="bench").first() or User.objects.create_user("bench", password="bench-password")
+    user = bench_user()
     token = Token.objects.get_or_create(user=user)[0].key
     workflow = services.create_workflow(team=user.personal_team, user=user, graph=chain(3), name="five nodes")
     path = f"/api/workflows/{workflow.pk}/runs/"
@@ -215,15 +220,14 @@ def token_latency(port: int, fake) -> list[float]:
     """Milliseconds from a token leaving the fake server to its arrival at a WebSocket client."""
     import re
 
-    from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
     from websockets.sync.client import connect
 
     from editor import services
     from editor.models import Team
 
-    user = get_user_model().objects.get(username="bench")
-    token = Token.objects.get(user=user).key
+    user = bench_user()
+    token = Token.objects.get_or_create(user=user)[0].key
     fake.timestamp_tokens = True
     fake.tokens_per_reply = 200
     fake.token_delay_s = 0.005
