@@ -28,9 +28,53 @@ class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    joined_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team")]
+
+
+class Invitation(models.Model):
+    """A link that lets whoever holds it join a team with a role, once, before it expires."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    token = models.CharField(max_length=64, unique=True)
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    email = models.EmailField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def refusal(self) -> str | None:
+        """Why this invitation cannot be used any more, or None while it can."""
+        if self.revoked_at is not None:
+            return "this invitation was revoked by an owner of the team; ask them for a new link"
+        if self.accepted_at is not None:
+            return "this invitation was already used; ask an owner of the team for a new link"
+        if self.expires_at <= timezone.now():
+            return "this invitation has expired; ask an owner of the team for a new link"
+        return None
+
+
+class Activity(models.Model):
+    """One thing that happened in a team, written in the same transaction as the change itself."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="activity")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=40)  # e.g. workflow.saved, member.role_changed
+    object_type = models.CharField(max_length=20)  # workflow | run | member | invitation | credential | team
+    object_id = models.CharField(max_length=64, blank=True, default="")
+    summary = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-pk"]
 
 
 class Workflow(models.Model):
@@ -180,15 +224,29 @@ class Step(models.Model):
 
 
 class Credential(models.Model):
-    """An OpenAI-compatible provider: base URL, model default, and an API key
-    encrypted at rest. The key is never serialized back to a client."""
+    """A secret a team's workflows use, encrypted at rest and never serialized
+    back to a client. Two kinds, because where a secret may go differs:
+
+    - `model`: an OpenAI-compatible provider (base URL, default model). Only the
+      model-calling nodes (llm, classify, agent) send it, and only to its own
+      base URL.
+    - `http`: a key for `http` nodes, sent as `Authorization: Bearer <key>` and
+      only to the hosts it names (`allowed_hosts`); a node that would send it
+      elsewhere is refused at save and at run."""
+
+    class Kind(models.TextChoices):
+        MODEL = "model"
+        HTTP = "http"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="credentials")
     name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MODEL)
     base_url = models.URLField(blank=True, default="")
     default_model = models.CharField(max_length=120, blank=True, default="")
+    allowed_hosts = models.JSONField(default=list, blank=True)  # http kind: hostnames it may be sent to
     encrypted_api_key = models.BinaryField()
     created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_credential_name")]

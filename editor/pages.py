@@ -154,3 +154,50 @@ def chat_page(request, pk: int):
 
 def healthz(request):
     return HttpResponse("ok")
+
+
+ROLE_SAYS = {
+    "owner": "manage members, credentials and everything else",
+    "editor": "change and run the team's workflows",
+    "viewer": "see the team's workflows and runs",
+}
+
+
+def invite_page(request, token: str):
+    """/invite/{token}/: a signed-in user joins; a visitor creates an account and joins in one step."""
+    from django.contrib.auth import login
+    from django.contrib.auth.forms import UserCreationForm
+    from django.db import transaction
+
+    from . import services, teams
+
+    try:
+        invitation = teams.find_invitation(token)
+    except services.ServiceError as exc:
+        return render(request, "invite.html", {"refusal": exc.message}, status=404)
+    refusal = invitation.refusal()
+    if refusal:
+        return render(request, "invite.html", {"refusal": refusal, "invitation": invitation}, status=410)
+    context = {"invitation": invitation, "role_says": ROLE_SAYS.get(invitation.role, ""),
+               "inviter": invitation.created_by.get_username() if invitation.created_by else "A teammate", "form": None, "error": ""}
+    if request.method == "POST":
+        try:
+            if request.user.is_authenticated:
+                teams.accept(token, user=request.user)
+            else:
+                form = UserCreationForm(request.POST)
+                context["form"] = form
+                if not form.is_valid():
+                    return render(request, "invite.html", context, status=400)
+                # The account and the membership together: a refused invitation leaves no account behind.
+                with transaction.atomic():
+                    user = form.save()
+                    teams.accept(token, user=user)
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        except services.ServiceError as exc:
+            if exc.status == 409 and "team" in exc.extra:  # already a member: nothing to do but go there
+                return redirect(f"/teams/{invitation.team_id}/")
+            context["error"] = exc.message
+            return render(request, "invite.html", context, status=exc.status)
+        return redirect(f"/?team={invitation.team_id}")
+    return render(request, "invite.html", context)

@@ -15,6 +15,7 @@ from engine.graph import GraphError, validate
 from engine.runner import validate_input
 from engine.streaming import reset_run_log
 
+from . import activity
 from .models import Membership, Run, Step, Team, Workflow, WorkflowVersion
 
 
@@ -32,7 +33,9 @@ def check_graph(graph: Any, *, team: Team | None = None, workflow_id: int | None
     """Raise with every blocking error; return the warnings."""
     problems: list[GraphError] = validate(graph)
     if team is not None and not any(p.severity == "error" for p in problems):
-        problems += _subworkflow_problems(graph, team, workflow_id)
+        from .credentials import credential_problems
+
+        problems += _subworkflow_problems(graph, team, workflow_id) + credential_problems(graph, team)
     errors = [p.as_dict() for p in problems if p.severity == "error"]
     if errors:
         first = errors[0]["message"]
@@ -92,8 +95,18 @@ def create_workflow(*, team: Team, user, graph: dict[str, Any], name: str | None
     description = graph.get("description", "") if description is None else description
     workflow = Workflow.objects.create(team=team, name=name, description=description, created_by=user, template_slug=template_slug)
     WorkflowVersion.objects.create(workflow=workflow, number=1, graph=_named(graph, name, description), author=user, message=message or "Created")
+    how = {"Imported": " (imported)"}.get(message, f" from the template {template_slug}" if template_slug else "")
+    activity.record(team.pk, user, "workflow.created", "workflow", workflow.pk, f"{activity.who(user)} created {name}{how}")
     workflow.warnings = warnings
     return workflow
+
+
+def _without_labels(graph: dict[str, Any] | None) -> dict[str, Any]:
+    """The graph without its name and description: what a rename does not change."""
+    graph = dict(graph or {})
+    graph.pop("name", None)
+    graph.pop("description", None)
+    return graph
 
 
 def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, name: str | None, description: str | None,
@@ -112,6 +125,14 @@ def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, nam
                 current_version=latest.number,
             )
         warnings: list[dict[str, Any]] = []
+        if graph is not None and base_version is None and latest is not None and _without_labels(graph) != _without_labels(latest.graph):
+            # Without it we cannot tell a teammate's save from the one this edit
+            # started from, and would silently overwrite their work.
+            raise ServiceError(
+                f"send base_version (the version your change starts from; the latest is {latest.number}) with a save that changes "
+                "the graph, so that a teammate's save in between is not silently overwritten",
+                status=428, current_version=latest.number,
+            )
         if graph is not None:
             warnings = check_graph(graph, team=workflow.team, workflow_id=workflow.pk)
             # A document edited by hand carries its own name and description.
@@ -131,10 +152,80 @@ def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, nam
                 WorkflowVersion.objects.create(workflow=workflow, number=number, graph=new_graph, author=user, message=message)
             except IntegrityError as exc:
                 raise ServiceError("another save landed at the same moment; reload and save again", status=409) from exc
+            said = f": {message}" if message else ""
+            activity.record(workflow.team_id, user, "workflow.saved", "workflow", workflow.pk,
+                            f"{activity.who(user)} saved {workflow.name} as version {number}{said}")
+            from . import presence
+
+            author_name = user.get_username() if user is not None else None
+            transaction.on_commit(lambda: presence.workflow_saved(workflow.pk, version=number, author=author_name,
+                                                                  author_id=getattr(user, "pk", None), message=message))
         workflow.updated_at = timezone.now()
         workflow.save()
     workflow.warnings = warnings
     return workflow, created
+
+
+def delete_workflow(workflow: Workflow, *, user) -> None:
+    with transaction.atomic():
+        runs = workflow.runs.count()
+        activity.record(workflow.team_id, user, "workflow.deleted", "workflow", workflow.pk,
+                        f"{activity.who(user)} deleted {workflow.name} (and its {runs} run{'s' if runs != 1 else ''})")
+        workflow.delete()
+
+
+def _uses_credentials(graph: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(n["id"], n["config"]["credential"]) for n in graph.get("nodes", [])
+            if isinstance(n.get("config"), dict) and isinstance(n["config"].get("credential"), str) and n["config"]["credential"]]
+
+
+def move_workflow(workflow: Workflow, *, user, target: Team) -> Workflow:
+    """Move a workflow with all its versions, runs and conversations to another team.
+    Sub-workflow calls must stay inside one team, so a workflow that calls or
+    is called by another workflow is refused (409) rather than left broken."""
+    if target.pk == workflow.team_id:
+        raise ServiceError(f"team: workflow {workflow.pk} is already in {target.name}", field="team")
+    latest = workflow.latest_version
+    calls = [node for node, _ in _called_workflows(latest.graph if latest else {})]
+    if calls:
+        raise ServiceError(f"node '{calls[0]}' calls a sub-workflow of {workflow.team.name}; sub-workflows must be in the same team, "
+                           "so move the workflows it calls first, or copy it instead", status=409, node=calls[0])
+    callers = [
+        other.name for other in Workflow.objects.filter(team_id=workflow.team_id).exclude(pk=workflow.pk)
+        if any(called == workflow.pk for _, called in _called_workflows(getattr(other.latest_version, "graph", None) or {}))
+    ]
+    if callers:
+        raise ServiceError(f"{callers[0]} (in {workflow.team.name}) calls this workflow as a sub-workflow; moving it would break that call. "
+                           "Copy it instead, or change that workflow first", status=409)
+    source = workflow.team
+    with transaction.atomic():
+        workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        Run.objects.filter(workflow=workflow).update(team=target)
+        workflow.conversations.update(team=target)
+        workflow.team = target
+        workflow.updated_at = timezone.now()
+        workflow.save(update_fields=["team", "updated_at"])
+        who = activity.who(user)
+        activity.record(source.pk, user, "workflow.moved", "workflow", workflow.pk, f"{who} moved {workflow.name} to {target.name}")
+        activity.record(target.pk, user, "workflow.moved", "workflow", workflow.pk, f"{who} moved {workflow.name} here from {source.name}")
+        from . import presence
+
+        transaction.on_commit(lambda: presence.workflow_moved(workflow.pk, team=target.pk, team_name=target.name))
+    have = set(target.credentials.values_list("name", flat=True))
+    workflow.warnings = [
+        {"code": "credential_missing", "node": node, "message": f"node '{node}' uses the credential '{name}', which {target.name} does not have; add it there or pick another"}
+        for node, name in _uses_credentials(latest.graph if latest else {}) if name not in have
+    ]
+    return workflow
+
+
+def copy_workflow(workflow: Workflow, *, user, target: Team, name: str | None = None) -> Workflow:
+    """A new workflow (version 1) with the latest graph of this one, in `target`."""
+    latest = workflow.latest_version
+    name = name or (f"{workflow.name} (copy)" if target.pk == workflow.team_id else workflow.name)
+    copy_ = create_workflow(team=target, user=user, graph=latest.graph, name=name, description=workflow.description,
+                            message=f"Copied from {workflow.name} v{latest.number}")
+    return copy_
 
 
 def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, graph: dict[str, Any], team: Team | None,
@@ -151,19 +242,31 @@ def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, gra
             workflow=workflow, version=version, graph=graph, team=team, input=run_input,
             triggered_by=user if user and user.is_authenticated else None, trigger=trigger, conversation=conversation,
         )
+        if trigger not in UNLOGGED_TRIGGERS and team is not None:
+            what = f"{workflow.name} v{version.number}" if workflow is not None and version is not None else "a workflow file"
+            by = f"{activity.who(user)} started" if user is not None and user.is_authenticated else f"a {trigger} started"
+            activity.record(team.pk, user, "run.started", "run", run.pk, f"{by} run {run.pk} of {what}")
         reset_run_log(run.pk)
         transaction.on_commit(lambda: advance_run.delay(run.pk))
     return run
 
 
-def cancel_run(run: Run) -> Run:
+# Runs that are part of something already in the log (an experiment, a parent
+# run) are not logged one by one: an experiment would bury everything else.
+UNLOGGED_TRIGGERS = {"subworkflow", "experiment"}
+
+
+def cancel_run(run: Run, user=None) -> Run:
     """Ask the engine to stop a run; a run no worker holds (queued, or waiting for a person) stops here."""
     if run.is_finished:
         raise ServiceError(f"run {run.pk} already {run.status}; only queued, running or waiting runs can be cancelled", status=409)
-    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
-    stopped = Run.objects.filter(pk=run.pk, status__in=[Run.Status.QUEUED, Run.Status.WAITING]).update(
-        status=Run.Status.CANCELLED, finished_at=timezone.now(), error={"message": "cancelled by a user", "reason": "cancelled"}
-    )
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+        stopped = Run.objects.filter(pk=run.pk, status__in=[Run.Status.QUEUED, Run.Status.WAITING]).update(
+            status=Run.Status.CANCELLED, finished_at=timezone.now(), error={"message": "cancelled by a user", "reason": "cancelled"}
+        )
+        if run.trigger not in UNLOGGED_TRIGGERS:
+            activity.record(run.team_id, user, "run.cancelled", "run", run.pk, f"{activity.who(user)} cancelled run {run.pk}")
     if stopped:
         Step.objects.filter(run=run, status=Step.Status.WAITING).update(status=Step.Status.CANCELLED, finished_at=timezone.now())
         async_to_sync(get_channel_layer().group_send)(events.group_name(run.pk), {"type": "run.status", "status": "cancelled"})

@@ -17,5 +17,6 @@ urlpatterns = [
     path("conversations/<int:pk>/", pages.chat_page, name="chat"),
     path("templates/", gallery.gallery, name="template-gallery"),
     path("templates/<slug:slug>/use/", gallery.use, name="template-use-page"),
+    path("invite/<str:token>/", pages.invite_page, name="invite"),
     path("healthz", pages.healthz, name="healthz"),
 ]

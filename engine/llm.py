@@ -85,6 +85,37 @@ def _close_at_exit() -> None:
                 pass
 
 
+def list_models(base_url: str, api_key: str, timeout_s: float = 15.0) -> list[str]:
+    """The model ids an OpenAI-compatible endpoint lists (`GET {base_url}/models`):
+    what a credential's key can use. Raises NodeFailed with the provider's own
+    words when the key or the URL does not work."""
+    client = openai.OpenAI(api_key=api_key or "none", base_url=base_url or None, max_retries=0, timeout=timeout_s)
+    try:
+        page = client.models.list()
+        return sorted({m.id for m in page.data})
+    except openai.AuthenticationError as exc:
+        raise NodeFailed(f"the provider refused the key (401): {_provider_message(exc)}") from None
+    except openai.PermissionDeniedError as exc:
+        raise NodeFailed(f"the provider refused the key (403): {_provider_message(exc)}") from None
+    except openai.APIStatusError as exc:
+        raise NodeFailed(f"{base_url or 'the provider'} answered {exc.status_code} to GET /models: {_provider_message(exc)}") from None
+    except openai.APITimeoutError:
+        raise NodeFailed(f"{base_url or 'the provider'} did not answer within {timeout_s:g} s") from None
+    except openai.APIConnectionError as exc:
+        raise NodeFailed(f"cannot reach {base_url or 'the provider'}: {exc.__cause__ or exc}") from None
+    finally:
+        client.close()
+
+
+def _provider_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return str(exc)[:300]
+
+
 def default_target(model: str | None) -> ModelTarget:
     """The provider from OPENAI_API_KEY/OPENAI_BASE_URL, or the demo model without a key."""
     if not settings.OPENAI_API_KEY:

@@ -16,6 +16,8 @@ def _resolve(team_id: int | None, credential: str | None, model: str | None) -> 
     found = Credential.objects.filter(team_id=team_id, name=credential).first()
     if found is None:
         raise NodeFailed(f"no credential named '{credential}' in this workflow's team; add it under Credentials or clear the field")
+    if found.kind != "model":
+        raise NodeFailed(f"'{credential}' is an http credential, for http nodes; pick a model credential (one with a base URL)")
     return ModelTarget(
         model=model or found.default_model or "gpt-4o-mini",
         base_url=found.base_url,
@@ -29,16 +31,22 @@ async def resolve(team_id: int | None, credential: str | None, model: str | None
     return await off_loop(_resolve)(team_id, credential, model)
 
 
-def _api_key(team_id: int | None, credential: str) -> str:
+def _http_secret(team_id: int | None, credential: str) -> tuple[str, list[str]]:
     from editor.models import Credential
 
     found = Credential.objects.filter(team_id=team_id, name=credential).first()
     if found is None:
         raise NodeFailed(f"no credential named '{credential}' in this workflow's team; add it under Credentials or clear the field")
-    return found.get_api_key()
+    if found.kind != "http":
+        # A model key is sent only to its own base URL, by the model-calling
+        # nodes: an http node could carry it to any host its author likes.
+        raise NodeFailed(f"'{credential}' is a model credential: it is sent only to its own base URL by llm, classify and agent nodes. "
+                         "Give the http node an http credential that names the hosts it may go to")
+    return found.get_api_key(), list(found.allowed_hosts or [])
 
 
-async def api_key(team_id: int | None, credential: str) -> str:
-    """The secret of a team credential by name, for a node that sends it itself
-    (the http node's `Authorization: Bearer`). Never put it in an output or a log."""
-    return await off_loop(_api_key)(team_id, credential)
+async def http_secret(team_id: int | None, credential: str) -> tuple[str, list[str]]:
+    """The secret of a team's http credential by name and the hosts it may be
+    sent to, for the http node's `Authorization: Bearer`. Never put it in an
+    output or a log."""
+    return await off_loop(_http_secret)(team_id, credential)

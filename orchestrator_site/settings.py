@@ -196,6 +196,18 @@ ENGINE_REMOTE_HEARTBEAT_TTL_S = float(os.environ.get("ENGINE_REMOTE_HEARTBEAT_TT
 # Each worker looks for runs whose owner died (lease lapsed) and sends them again.
 ENGINE_SWEEP_ORPHANS = env_bool("ENGINE_SWEEP_ORPHANS", True)
 
+# Teams: how long an invitation link works; with EMAIL_HOST set, invitations
+# that name an e-mail address are also mailed (the link is always shown to copy).
+INVITATION_TTL_DAYS = float(os.environ.get("INVITATION_TTL_DAYS", "7"))
+EMAIL_ENABLED = bool(os.environ.get("EMAIL_HOST"))
+if EMAIL_ENABLED:
+    EMAIL_HOST = os.environ["EMAIL_HOST"]
+    EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "orchestrator@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -51,6 +51,10 @@ class FakeOpenAI:
     script: deque = field(default_factory=deque)
     responder: Callable[[dict[str, Any]], Reply | None] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # GET /models: what it lists, and (when set) the only keys it accepts.
+    models: list[str] = field(default_factory=lambda: ["fake-model", "fake-model-large"])
+    accepted_keys: set[str] | None = None
+    authorizations: list[str] = field(default_factory=list)  # the Authorization header of every GET /models
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -75,6 +79,9 @@ class FakeOpenAI:
         with self._lock:
             self.script.clear()
             self.requests.clear()
+            self.authorizations.clear()
+        self.models = ["fake-model", "fake-model-large"]
+        self.accepted_keys = None
         self.responder = None
         self.latency_s = 0.0
         self.token_delay_s = 0.0
@@ -117,6 +124,15 @@ def _handler_for(server: FakeOpenAI):
 
         def log_message(self, *args):  # quiet
             pass
+
+        def do_GET(self):
+            if not self.path.rstrip("/").endswith("/models"):
+                return self._json(404, {"error": {"message": f"unknown path {self.path}", "type": "not_found"}})
+            authorization = self.headers.get("Authorization", "")
+            server.authorizations.append(authorization)
+            if server.accepted_keys is not None and authorization.removeprefix("Bearer ") not in server.accepted_keys:
+                return self._json(401, {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}})
+            return self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in server.models]})
 
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)

@@ -9,22 +9,6 @@ from engine import events
 from ..models import Conversation, Credential, Run, Step, Team, Workflow, WorkflowVersion
 
 
-class TeamSerializer(serializers.ModelSerializer):
-    role = serializers.SerializerMethodField()
-    personal = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Team
-        fields = ["id", "name", "role", "personal"]
-
-    def get_role(self, team: Team) -> str | None:
-        user = self.context["request"].user
-        return team.memberships.filter(user=user).values_list("role", flat=True).first()
-
-    def get_personal(self, team: Team) -> bool:
-        return team.personal_owner_id is not None
-
-
 class WorkflowWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
@@ -156,11 +140,17 @@ class RunCreateSerializer(serializers.Serializer):
 class CredentialSerializer(serializers.ModelSerializer):
     api_key = serializers.CharField(write_only=True, help_text="Stored encrypted; never returned.")
     has_key = serializers.SerializerMethodField()
+    provider = serializers.SerializerMethodField()
+    allowed_hosts = serializers.ListField(
+        child=serializers.CharField(max_length=253), required=False,
+        help_text="kind http: the hostnames (or *.example.com) an http node may send it to.",
+    )
 
     class Meta:
         model = Credential
-        fields = ["id", "team", "name", "base_url", "default_model", "api_key", "has_key", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = ["id", "team", "name", "kind", "provider", "base_url", "default_model", "allowed_hosts", "api_key", "has_key",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
         # Uniqueness is checked in the view after membership, so an outsider
         # cannot probe another team's credential names.
         validators: list = []
@@ -169,12 +159,41 @@ class CredentialSerializer(serializers.ModelSerializer):
         request = self.context["request"]
         from ..access import teams_of
 
+        if self.instance is not None and team.pk != self.instance.team_id:
+            raise serializers.ValidationError("a credential stays in its team; add a new one in the other team")
         if not teams_of(request.user).filter(pk=team.pk).exists():
             raise serializers.ValidationError(f"you are not a member of team {team.pk}")
         return team
 
+    def validate_allowed_hosts(self, hosts: list[str]) -> list[str]:
+        from ..credentials import normalize_host
+
+        return [normalize_host(h) for h in hosts]
+
+    def validate(self, data):
+        kind = data.get("kind", self.instance.kind if self.instance else Credential.Kind.MODEL)
+        if self.instance is not None and "kind" in data and data["kind"] != self.instance.kind:
+            raise serializers.ValidationError({"kind": ["the kind of a credential cannot change; add a new one"]})
+        if self.instance is not None and "name" in data and data["name"] != self.instance.name:
+            raise serializers.ValidationError({"name": ["nodes name credentials by name, so it cannot change; add a new one and delete this one"]})
+        hosts = data.get("allowed_hosts", self.instance.allowed_hosts if self.instance else [])
+        if kind == Credential.Kind.HTTP:
+            if not hosts:
+                raise serializers.ValidationError({"allowed_hosts": ["an http credential names the hosts it may be sent to, e.g. [\"api.github.com\"]"]})
+            for key in ("base_url", "default_model"):
+                if data.get(key):
+                    raise serializers.ValidationError({key: ["only model credentials have one; an http credential has allowed_hosts"]})
+        elif hosts:
+            raise serializers.ValidationError({"allowed_hosts": ["a model credential is sent only to its base_url; allowed_hosts is for kind http"]})
+        return data
+
     def get_has_key(self, credential: Credential) -> bool:
         return bool(credential.encrypted_api_key)
+
+    def get_provider(self, credential: Credential) -> str:
+        from ..credentials import provider_of
+
+        return provider_of(credential)
 
 
 def step_as_event(step: Step) -> dict[str, Any]:

@@ -4,12 +4,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.routers import DefaultRouter
 
-from . import templates, views
+from . import teams, templates, views
 
 router = DefaultRouter(trailing_slash=True)
 router.register("workflows", views.WorkflowViewSet, basename="workflow")
 router.register("runs", views.RunViewSet, basename="run")
-router.register("teams", views.TeamViewSet, basename="team")
+router.register("teams", teams.TeamViewSet, basename="team")
 router.register("credentials", views.CredentialViewSet, basename="credential")
 router.register("conversations", views.ConversationViewSet, basename="conversation")
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("templates/", templates.TemplateListView.as_view(), name="template-list"),
     path("templates/<slug:slug>/", templates.TemplateDetailView.as_view(), name="template-detail"),
     path("templates/<slug:slug>/use/", templates.TemplateUseView.as_view(), name="template-use"),
+    path("invitations/<str:token>/accept/", teams.accept_invitation, name="invitation-accept"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

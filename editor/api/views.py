@@ -26,7 +26,6 @@ from .serializers import (
     RunSerializer,
     RunSummarySerializer,
     StepSerializer,
-    TeamSerializer,
     VersionSerializer,
     WorkflowSerializer,
     WorkflowWriteSerializer,
@@ -37,10 +36,16 @@ def _service_error(exc: services.ServiceError) -> Response:
     return Response({"error": exc.message, **exc.extra}, status=exc.status)
 
 
+def _owners(team_id: int) -> str:
+    from .teams import owners_to_ask
+
+    return owners_to_ask(team_id)
+
+
 def _require_write(request, team_id: int, role: str | None = None) -> None:
     """`role`, when the caller already read it with the object, saves a query."""
     if (role if role is not None else access.role_in(request.user, team_id)) not in access.WRITE_ROLES:
-        raise PermissionDenied("your role in this team is viewer; ask an owner for editor rights to change or run its workflows")
+        raise PermissionDenied(f"your role in this team is viewer; ask an owner ({_owners(team_id)}) for editor rights to change or run its workflows")
 
 
 def _json_type(value) -> str:
@@ -149,7 +154,7 @@ class WorkflowViewSet(viewsets.ViewSet):
         _require_write(request, workflow.team_id, workflow.my_role)
         data = _valid(WorkflowWriteSerializer, request.data, partial=partial)
         if data.get("team") is not None and data["team"] != workflow.team_id:
-            raise ValidationError({"team": ["a workflow cannot move to another team; export it and import it there"]})
+            raise ValidationError({"team": [f"a save does not move a workflow; POST /api/workflows/{workflow.pk}/move/ {{\"team\": {data['team']}}} does"]})
         try:
             workflow, _ = services.save_workflow(
                 workflow, user=request.user, graph=data.get("graph"), name=data.get("name"),
@@ -169,10 +174,60 @@ class WorkflowViewSet(viewsets.ViewSet):
 
     def destroy(self, request, pk=None):
         workflow = self._get(request, pk)
-        if access.role_in(request.user, workflow.team_id) != Membership.Role.OWNER:
-            raise PermissionDenied("only a team owner can delete a workflow; editors can change and run it")
-        workflow.delete()
+        if workflow.my_role != Membership.Role.OWNER:
+            raise PermissionDenied(f"only a team owner can delete a workflow; editors can change and run it (ask {_owners(workflow.team_id)})")
+        services.delete_workflow(workflow, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _target_team(self, request, team_id, *, required: bool) -> Team | None:
+        if team_id is None and not required:
+            return None
+        if team_id is None:
+            raise ValidationError({"team": ['required: the id of the team to move it to (send {"team": <id>})']})
+        if isinstance(team_id, bool) or not isinstance(team_id, int):
+            raise ValidationError({"team": [f"must be a team id (a number), not {team_id!r}"]})
+        team = access.teams_of(request.user).filter(pk=team_id).first()
+        if team is None:
+            raise ValidationError({"team": [f"you are not a member of team {team_id}"]})
+        if not access.can_write(request.user, team.pk):
+            raise PermissionDenied(f"your role in {team.name} is viewer; ask {_owners(team.pk)} for editor rights to add workflows to it")
+        return team
+
+    @extend_schema(request={"application/json": {"type": "object", "properties": {"team": {"type": "integer"}}, "required": ["team"]}},
+                   responses=WorkflowSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        """Move to another team with all versions, runs and conversations (owner of this team, editor or owner of the target)."""
+        workflow = self._get(request, pk)
+        if workflow.my_role != Membership.Role.OWNER:
+            raise PermissionDenied(f"only an owner of {workflow.team.name} can move its workflows; ask {_owners(workflow.team_id)} (or copy it instead)")
+        body = request.data if isinstance(request.data, dict) else {}
+        target = self._target_team(request, body.get("team"), required=True)
+        try:
+            workflow = services.move_workflow(workflow, user=request.user, target=target)
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return self._data(request, workflow)
+
+    @extend_schema(request={"application/json": {"type": "object", "properties": {"team": {"type": "integer"}, "name": {"type": "string"}}}},
+                   responses={201: WorkflowSerializer})
+    @action(detail=True, methods=["post"])
+    def copy(self, request, pk=None):
+        """A new workflow (version 1) with this one's latest graph, in this team or another you can edit in."""
+        workflow = self._get(request, pk)
+        body = request.data if isinstance(request.data, dict) else {}
+        target = self._target_team(request, body.get("team"), required=False)
+        if target is None:
+            _require_write(request, workflow.team_id, workflow.my_role)
+            target = workflow.team
+        name = body.get("name")
+        if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
+            raise ValidationError({"name": ["must be a non-empty text of at most 200 characters"]})
+        try:
+            new = services.copy_workflow(workflow, user=request.user, target=target, name=name.strip() if name else None)
+        except services.ServiceError as exc:
+            return _service_error(exc)
+        return self._data(request, new, status.HTTP_201_CREATED)
 
     @extend_schema(
         request={"application/json": {"type": "object", "properties": {"graph": {"type": "object"}}}},
@@ -309,7 +364,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         run = self.get_object()
         _require_write(request, run.team_id)
         try:
-            run = services.cancel_run(run)
+            run = services.cancel_run(run, user=request.user)
         except services.ServiceError as exc:
             return _service_error(exc)
         return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
@@ -369,38 +424,114 @@ class NodeTypesView(APIView):
         return Response([cls.describe() for cls in NODE_TYPES.values()])
 
 
-class TeamViewSet(viewsets.ReadOnlyModelViewSet):
-    serializer_class = TeamSerializer
-
-    def get_queryset(self):
-        return access.teams_of(self.request.user).order_by("id")
-
-
 class CredentialViewSet(viewsets.ModelViewSet):
-    """Model-provider credentials of your teams. The API key is write-only and encrypted at rest."""
+    """Secrets of your teams: model providers (sent only to their base URL) and
+    http credentials (sent only to the hosts they name). Members see names,
+    kinds, providers and base URLs; only owners add, change, test and delete.
+    The API key is write-only and encrypted at rest."""
 
     serializer_class = CredentialSerializer
-    http_method_names = ["get", "post", "delete", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return Credential.objects.filter(team__in=access.teams_of(self.request.user))
+        queryset = Credential.objects.filter(team__in=access.teams_of(self.request.user)).order_by("team_id", "name")
+        team = self.request.query_params.get("team")
+        if team is not None and self.action == "list":
+            if not team.isdigit():
+                raise ValidationError({"team": [f"must be a team id (a number), not {team!r}"]})
+            queryset = queryset.filter(team_id=int(team))
+        return queryset
+
+    def _require_owner(self, team_id: int, doing: str) -> None:
+        if access.role_in(self.request.user, team_id) != Membership.Role.OWNER:
+            raise PermissionDenied(f"only a team owner can {doing}; ask {_owners(team_id)}")
 
     def perform_create(self, serializer):
+        from .. import activity
+        from django.db import transaction
+
         team = serializer.validated_data["team"]
-        if access.role_in(self.request.user, team.pk) != Membership.Role.OWNER:
-            raise PermissionDenied("only a team owner can add credentials")
+        self._require_owner(team.pk, "add credentials")
         if Credential.objects.filter(team=team, name=serializer.validated_data["name"]).exists():
             raise ValidationError({"name": ["this team already has a credential with this name"]})
         api_key = serializer.validated_data.pop("api_key")
         credential = Credential(**serializer.validated_data)
         credential.set_api_key(api_key)
-        credential.save()
+        with transaction.atomic():
+            credential.save()
+            activity.record(team.pk, self.request.user, "credential.created", "credential", credential.pk,
+                            f"{activity.who(self.request.user)} added the {credential.kind} credential {credential.name}")
         serializer.instance = credential
 
+    def perform_update(self, serializer):
+        from django.db import transaction
+        from django.utils import timezone
+
+        from .. import activity
+
+        credential = serializer.instance
+        self._require_owner(credential.team_id, "change credentials")
+        data = serializer.validated_data
+        api_key = data.pop("api_key", None)
+        changed = [k for k in ("base_url", "default_model", "allowed_hosts") if k in data and data[k] != getattr(credential, k)]
+        for key in changed:
+            setattr(credential, key, data[key])
+        if api_key is not None:
+            credential.set_api_key(api_key)
+        credential.updated_at = timezone.now()
+        who = activity.who(self.request.user)
+        with transaction.atomic():
+            credential.save()
+            if api_key is not None:
+                activity.record(credential.team_id, self.request.user, "credential.rotated", "credential", credential.pk,
+                                f"{who} rotated the key of {credential.name}")
+            if changed:
+                activity.record(credential.team_id, self.request.user, "credential.updated", "credential", credential.pk,
+                                f"{who} changed {', '.join(k.replace('_', ' ') for k in changed)} of {credential.name}")
+
+    @extend_schema(request=CredentialSerializer, responses=CredentialSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        """Rotate the key, or change base URL, default model or allowed hosts (owners)."""
+        return super().partial_update(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
-        if access.role_in(self.request.user, instance.team_id) != Membership.Role.OWNER:
-            raise PermissionDenied("only a team owner can delete credentials")
-        instance.delete()
+        from django.db import transaction
+
+        from .. import activity
+
+        self._require_owner(instance.team_id, "delete credentials")
+        with transaction.atomic():
+            activity.record(instance.team_id, self.request.user, "credential.deleted", "credential", instance.pk,
+                            f"{activity.who(self.request.user)} deleted the credential {instance.name}")
+            instance.delete()
+
+    def _models(self, credential: Credential) -> dict:
+        from engine.errors import NodeFailed
+        from engine.llm import list_models
+
+        if credential.kind != Credential.Kind.MODEL:
+            raise ValidationError(f"{credential.name} is an http credential; only model credentials have models to list")
+        try:
+            return {"ok": True, "models": list_models(credential.base_url, credential.get_api_key())}
+        except NodeFailed as exc:
+            return {"ok": False, "models": [], "error": str(exc)}
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description='{"ok": bool, "models": [...], "error"?}')})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Call the provider's /models with the stored key and say whether it works (owners)."""
+        credential = self.get_object()
+        self._require_owner(credential.team_id, "test credentials")
+        return Response(self._models(credential))
+
+    @extend_schema(responses={200: OpenApiResponse(description='{"ok": bool, "models": [...], "error"?}')})
+    @action(detail=True, methods=["get"])
+    def models(self, request, pk=None):
+        """The models the provider lists for this key: what the model field of a node offers (owners and editors)."""
+        credential = self.get_object()
+        _require_write(request, credential.team_id)
+        return Response(self._models(credential))
 
 
 @extend_schema(

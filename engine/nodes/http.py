@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from .. import net, providers
+from ..hosts import host_allowed
 from ..errors import NodeFailed
 from .base import Config, NodeContext, NodeResult, NodeType
 
@@ -36,7 +37,7 @@ class HttpConfig(Config):
     )
     credential: str | None = Field(
         default=None,
-        description="Name of a stored team credential sent as `Authorization: Bearer <key>` (the key never appears in the step's input or output).",
+        description="Name of a team http credential sent as `Authorization: Bearer <key>`, only to the hosts it names (the key never appears in the step's input or output). Model credentials are refused.",
     )
     timeout_s: float = Field(default=30, gt=0, le=600, description="Seconds for the whole exchange, redirects included; a timeout is retried.")
     fail_on_error: bool = Field(
@@ -84,7 +85,11 @@ class HttpNode(NodeType):
         content = _encode_body(config.get("body"), config.get("body_format", "auto"), headers)
         secret = ""
         if config.get("credential"):
-            secret = await providers.api_key(ctx.team_id, config["credential"])
+            secret, allowed = await providers.http_secret(ctx.team_id, config["credential"])
+            host = _host_of(str(config["url"]))
+            if not host_allowed(host, allowed):
+                raise NodeFailed(f"{where}: the credential '{config['credential']}' may be sent only to {', '.join(allowed)}, "
+                                 f"not to {host or 'this URL'}; nothing was sent")
             headers["Authorization"] = f"Bearer {secret}"
         query = {k: _query_value(v) for k, v in (config.get("query") or {}).items() if v is not None}
         try:
@@ -102,6 +107,15 @@ class HttpNode(NodeType):
         if response.status < 400:
             message += " (a 2xx answer was expected; set fail_on_error: false to take any status)"
         raise NodeFailed(message, retryable=retryable)
+
+
+def _host_of(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def _query_value(value: Any) -> Any:

@@ -70,7 +70,7 @@ def test_start_an_older_version(personas, client_for, acme_workflow):
     client = client_for(personas["alice"])
     graph = minimal_graph()
     graph["nodes"][1]["config"]["value"] = "v2 {{ input.topic }}"
-    assert client.put(f"/api/workflows/{acme_workflow.pk}/", {"graph": graph}, format="json").json()["version"] == 2
+    assert client.put(f"/api/workflows/{acme_workflow.pk}/", {"graph": graph, "base_version": 1}, format="json").json()["version"] == 2
 
     r = start(client, acme_workflow, {"input": {"topic": "owls"}, "version": 1})
 

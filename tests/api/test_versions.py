@@ -13,7 +13,7 @@ def two_versions(personas, client_for):
     workflow = saved_workflow(personas["acme"], personas["alice"], name="Digest")
     graph = minimal_graph()
     graph["nodes"][1]["config"]["value"] = "v2: {{ input.topic }}"
-    r = client_for(personas["bob"]).put(f"/api/workflows/{workflow.pk}/", {"graph": graph, "message": "prefix"}, format="json")
+    r = client_for(personas["bob"]).put(f"/api/workflows/{workflow.pk}/", {"graph": graph, "message": "prefix", "base_version": 1}, format="json")
     assert r.status_code == 200 and r.json()["version"] == 2
     return workflow
 

@@ -197,7 +197,7 @@ def test_a_non_numeric_id_is_404_not_500(personas, client_for, method, path):
 def test_a_changed_graph_creates_version_2(personas, client_for, acme_workflow):
     graph = minimal_graph()
     graph["nodes"][1]["config"]["value"] = "Topic: {{ input.topic }}"
-    r = client_for(personas["bob"]).put(detail(acme_workflow), {"graph": graph, "message": "prefix the topic"}, format="json")
+    r = client_for(personas["bob"]).put(detail(acme_workflow), {"graph": graph, "message": "prefix the topic", "base_version": 1}, format="json")
 
     assert r.status_code == 200, r.content
     assert r.json()["version"] == 2
@@ -254,7 +254,7 @@ def test_put_without_graph_names_graph(personas, client_for, acme_workflow):
 
 
 def test_an_invalid_graph_is_refused_and_the_saved_one_kept(personas, client_for, acme_workflow):
-    r = client_for(personas["alice"]).put(detail(acme_workflow), {"graph": invalid_graph()}, format="json")
+    r = client_for(personas["alice"]).put(detail(acme_workflow), {"graph": invalid_graph(), "base_version": 1}, format="json")
 
     assert r.status_code == 400
     assert {e.get("node") for e in r.json()["errors"]} >= {"mystery"}

@@ -67,7 +67,7 @@ def test_a_post_sends_a_json_body_and_a_text_answer_stays_text(run_graph, server
 
 
 def test_a_credential_is_sent_as_a_bearer_token_and_never_recorded(run_graph, server, personas):
-    credential = Credential(team=personas["acme"], name="crm")
+    credential = Credential(team=personas["acme"], name="crm", kind="http", allowed_hosts=["127.0.0.1"])
     credential.set_api_key("sk-live-very-secret")
     credential.save()
     server.routes["/echo"] = lambda req: Answer(200, {"you_sent": req["headers"].get("Authorization")})
@@ -155,3 +155,30 @@ def test_a_redirect_from_an_allowed_host_to_a_private_one_is_refused(server):
 def test_bad_configs_are_reported_on_the_node_at_save_time(config, complaint):
     errors = graph_module.validate(fetch_graph(config))
     assert any(e.node == "fetch" and complaint in e.message for e in errors), errors
+
+
+def test_a_model_credential_is_never_sent_by_an_http_node(run_graph, server, personas):
+    # Even if the graph never went through a save (a headless run, an old version).
+    credential = Credential(team=personas["acme"], name="openai")
+    credential.set_api_key("sk-model-key")
+    credential.save()
+    seen = []
+    server.routes["/steal"] = lambda req: seen.append(req["headers"].get("Authorization")) or Answer(200, {})
+
+    run = run_graph(fetch_graph({"url": server.url + "/steal", "credential": "openai"}))
+
+    assert run.status == "failed" and "is a model credential" in run.error["message"]
+    assert seen == []
+
+
+def test_an_http_credential_is_not_sent_to_a_host_it_does_not_name(run_graph, server, personas):
+    credential = Credential(team=personas["acme"], name="crm", kind="http", allowed_hosts=["crm.example.com"])
+    credential.set_api_key("sk-crm")
+    credential.save()
+    seen = []
+    server.routes["/x"] = lambda req: seen.append(req["headers"].get("Authorization")) or Answer(200, {})
+
+    run = run_graph(fetch_graph({"url": server.url + "/x", "credential": "crm"}))
+
+    assert run.status == "failed" and "may be sent only to crm.example.com" in run.error["message"]
+    assert seen == []

@@ -64,7 +64,7 @@ def test_a_cycle_of_subworkflows_is_refused_at_save(personas, client_for, db):
     client = client_for(personas["alice"])
     a = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph())
     b = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=parent_graph(a.pk, inputs={"text": "b"}))
-    response = client.put(f"/api/workflows/{a.pk}/", {"graph": parent_graph(b.pk, inputs={"text": "a"})}, format="json")
+    response = client.put(f"/api/workflows/{a.pk}/", {"graph": parent_graph(b.pk, inputs={"text": "a"}), "base_version": 1}, format="json")
     assert response.status_code == 400, response.content
     assert "calls this workflow again" in response.json()["error"]
     assert a.latest_version.number == 1  # nothing was saved
