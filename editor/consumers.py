@@ -30,8 +30,10 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=4401)
             return
-        run = await self._visible_run(user)
-        if run is None:
+        # The right to the run and its summary in one database call: each call
+        # is a thread hop and a connection, and this socket is opened once per run.
+        summary = await self._visible_summary(user)
+        if summary is None:
             await self.accept()
             await self.close(code=4404)
             return
@@ -42,8 +44,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         params = parse_qs(self.scope.get("query_string", b"").decode())
         after = int((params.get("after") or ["0"])[0] or 0)
+        # The summary was read before the log: every event the log holds is at
+        # least as new as it, so the client never sees an older state win.
         log = await read_log(self.run_id, after)
-        summary = await self._run_summary()
         if not log and after == 0 and summary["status"] in ("succeeded", "failed", "cancelled"):
             # Only a finished run's log can be gone (it expires); a live run's
             # events are all still to come through the group.
@@ -72,14 +75,12 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "status", "status": message["status"]})
 
     @database_sync_to_async
-    def _visible_run(self, user) -> Run | None:
-        return access.runs_of(user).filter(pk=self.run_id).first()
-
-    @database_sync_to_async
-    def _run_summary(self) -> dict[str, Any]:
+    def _visible_summary(self, user) -> dict[str, Any] | None:
+        """The run's summary if the user may see it, else None."""
         from .api.serializers import RunSummarySerializer
 
-        return RunSummarySerializer(Run.objects.get(pk=self.run_id)).data
+        run = access.runs_of(user).select_related("version", "triggered_by").filter(pk=self.run_id).first()
+        return None if run is None else RunSummarySerializer(run).data
 
     @database_sync_to_async
     def _events_from_database(self) -> list[dict[str, Any]]:

@@ -9,10 +9,10 @@ from channels.db import database_sync_to_async
 
 @database_sync_to_async
 def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+    from .tokens import token_and_user
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    return token.user if token else None
+    found = token_and_user(key)
+    return found[0] if found else None
 
 
 class TokenAuthMiddleware:

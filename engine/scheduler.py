@@ -294,7 +294,7 @@ class Scheduler:
     # ------------------------------------------------------------------ fan-outs
 
     def _open_fanout(self, frame: _Frame, act: Activation, items: list[Any]) -> None:
-        state = _FanoutState(act.node, act.number, items, self.graph.configs[act.node].get("max_parallel", 10))
+        state = _FanoutState(act.node, act.number, items, self.graph.configs[act.node].get("max_parallel") or max(1, len(items)))
         state.results = [None] * len(items)
         self._fanouts[(frame.key, act.node)] = state
         frame.active += 1  # open until the join fires

@@ -93,6 +93,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "timeout": 30,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The same backend, keeping closed connections for reuse (see its docstring).
+    DATABASES["default"]["ENGINE"] = "orchestrator_site.sqlite_pool"
     # WAL lets the web process read while a worker writes; a generous timeout
     # rides out the short write locks instead of failing with "database is locked".
     DATABASES["default"]["OPTIONS"] = {
@@ -147,9 +149,11 @@ CHANNEL_LAYERS = {
     }
 }
 
+# How long a process remembers a valid API token (editor/tokens.py); 0 looks it up on every request.
+TOKEN_CACHE_S = float(os.environ.get("TOKEN_CACHE_S", "10"))
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "editor.tokens.CachedTokenAuthentication",  # DRF's token auth, remembered for TOKEN_CACHE_S
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

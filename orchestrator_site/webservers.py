@@ -15,10 +15,20 @@ ROOT = Path(__file__).resolve().parents[1]
 APPLICATION = "orchestrator_site.asgi:application"
 
 
+def daphne_logging(env: dict, quiet: bool) -> list[str]:
+    """No access log unless ACCESS_LOG names one ("-" for standard output, or
+    a file): a line per request and per WebSocket event is work the web
+    process does for every run, read by nobody. Warnings and errors still show."""
+    access_log = env.get("ACCESS_LOG", "")
+    if access_log and not quiet:
+        return ["-v", "1", "--access-log", access_log]
+    return ["-v", "0"]
+
+
 def start_web(host: str, port: int, processes: int, env: dict, quiet: bool = False) -> list[subprocess.Popen]:
     python = sys.executable
     output = {"stderr": subprocess.DEVNULL} if quiet else {}
-    verbosity = ["-v", "0"] if quiet else []
+    verbosity = daphne_logging(env, quiet)
     if processes <= 1:
         return [subprocess.Popen([python, "-m", "daphne", *verbosity, "-b", host, "-p", str(port), APPLICATION], cwd=ROOT, env=env, **output)]
     listener = socket.create_server((host, port), backlog=1024)

@@ -128,7 +128,7 @@ def _database_url() -> str:
     from django.db import connection
 
     cfg = connection.settings_dict
-    if cfg["ENGINE"].endswith("sqlite3"):
+    if connection.vendor == "sqlite":
         return f"sqlite:///{cfg['NAME']}"
     auth = quote(cfg.get("USER") or "") + (f":{quote(cfg['PASSWORD'])}" if cfg.get("PASSWORD") else "")
     return f"postgres://{auth}@{cfg.get('HOST') or '127.0.0.1'}:{cfg.get('PORT') or 5432}/{cfg['NAME']}"

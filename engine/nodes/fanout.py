@@ -13,7 +13,12 @@ class FanoutConfig(Config):
         description="The list to fan out over, usually one expression such as `{{ nodes.plan.output.subtasks }}`.",
         json_schema_extra={"x-template": True},
     )
-    max_parallel: int = Field(default=10, ge=1, le=1000, description="How many items run at once.")
+    # No limit by default: every item's calls go out at once, as peers do. A
+    # provider that cannot take them answers 429, which the model nodes retry
+    # with backoff; a team that wants fewer in flight sets this per node.
+    max_parallel: int | None = Field(
+        default=None, ge=1, le=10000, description="How many items run at once; empty runs them all at once.",
+    )
 
 
 class FanoutNode(NodeType):

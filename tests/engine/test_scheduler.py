@@ -39,12 +39,12 @@ def evaluator_optimizer():
 
 
 def fanout_over(items, *, max_parallel=10, worker="llm"):
-    """start → each (fan-out) → work → collect (join) → out."""
+    """start → each (fan-out) → work → collect (join) → out; max_parallel=None leaves the default."""
     work = n("work", "llm", prompt="{{ index }}:{{ item }}") if worker == "llm" else n("work", "transform", value="{{ index }}:{{ item }}")
     return load(
         [
             n("start", "start"),
-            n("each", "fanout", items=items, max_parallel=max_parallel),
+            n("each", "fanout", items=items, **({} if max_parallel is None else {"max_parallel": max_parallel})),
             work,
             n("collect", "join"),
             n("out", "output", value="{{ nodes.collect.output }}"),
@@ -286,6 +286,12 @@ def test_max_parallel_bounds_the_items_in_flight(pick):
     assert trace.peak_in_flight("work") == 2
     assert all(sum(act.node == "work" for act in flight) <= 2 for flight in trace.in_flight)
     assert trace.output == ["0:0", "1:1", "2:2", "3:3", "4:4"]
+
+
+def test_by_default_every_item_of_a_fanout_is_in_flight_at_once():
+    trace = drive(fanout_over("{{ range(150) | list }}", max_parallel=None))
+    assert len(trace.ran("work")) == 150
+    assert trace.peak_in_flight("work") == 150
 
 
 def test_an_empty_fanout_goes_straight_to_the_join():
