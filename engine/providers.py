@@ -2,6 +2,7 @@
 the default provider from the environment (or the demo model without a key)."""
 from __future__ import annotations
 
+import time
 
 from .db import off_loop
 from .errors import NodeFailed
@@ -25,10 +26,27 @@ def _resolve(team_id: int | None, credential: str | None, model: str | None) -> 
     )
 
 
+# A fan-out's hundred calls name the same credential: reading and decrypting
+# it for each was a fifth of a model call's CPU in the worker. A resolved
+# credential is kept for CREDENTIAL_CACHE_S seconds in the process, so a key
+# rotated or a credential deleted takes effect within that time.
+CREDENTIAL_CACHE_S = 5.0
+_resolved: dict[tuple[int | None, str, str | None], tuple[float, ModelTarget]] = {}
+
+
 async def resolve(team_id: int | None, credential: str | None, model: str | None) -> ModelTarget:
     if not credential:
         return default_target(model)
-    return await off_loop(_resolve)(team_id, credential, model)
+    key = (team_id, credential, model)
+    now = time.monotonic()
+    hit = _resolved.get(key)
+    if hit and hit[0] > now:
+        return hit[1]
+    target = await off_loop(_resolve)(team_id, credential, model)
+    if len(_resolved) > 1024:
+        _resolved.clear()
+    _resolved[key] = (now + CREDENTIAL_CACHE_S, target)
+    return target
 
 
 def _http_secret(team_id: int | None, credential: str) -> tuple[str, list[str]]:
