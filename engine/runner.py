@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from editor.models import Run
 
-from . import events, execution, ioloop, redis_client, templating
+from . import events, execution, ioloop, redis_client, templating, workers
 from .errors import NodeFailed, WorkflowError
 from .graph import Graph, InvalidWorkflow, load_cached
 from .nodes.base import NodeContext, NodeResult, Usage
@@ -379,13 +379,18 @@ class RunExecutor:
         local = batch
         chunk = settings.ENGINE_SPREAD_CHUNK
         spreadable = [f for f in batch if self.graph.types[f.act.node].spreadable and not f.relaunched]
-        if len(spreadable) >= settings.ENGINE_SPREAD_MIN_BATCH and chunk > 0:
+        if len(spreadable) >= settings.ENGINE_SPREAD_MIN_BATCH and chunk > 0 and self._others_could_help():
             remote = spreadable[chunk:]
             sent = {id(f) for f in remote}
             local = [f for f in batch if id(f) not in sent]
             for start in range(0, len(remote), chunk):
                 self._dispatch(remote[start:start + chunk])
         ioloop.submit(self._spawn(local))
+
+    def _others_could_help(self) -> bool:
+        """ENGINE_SPREAD "auto": share only when another worker process is alive."""
+        mode = settings.ENGINE_SPREAD
+        return mode == "always" or (mode == "auto" and workers.others_alive())
 
     def _dispatch(self, flights: list[_Flight]) -> None:
         from .tasks import run_steps

@@ -73,6 +73,9 @@ def recover_orphaned_runs(**kwargs) -> None:
     from django.conf import settings
     from django.db import close_old_connections
 
+    from . import workers
+
+    workers.announce_forever()  # so owners know whether sharing a fan-out can help
     if not settings.ENGINE_SWEEP_ORPHANS:
         return
 

@@ -189,6 +189,9 @@ STREAM_COALESCE_MS = float(os.environ.get("STREAM_COALESCE_MS", "30"))
 # step on the worker that owns the run.
 ENGINE_SPREAD_MIN_BATCH = int(os.environ.get("ENGINE_SPREAD_MIN_BATCH", "32"))
 ENGINE_SPREAD_CHUNK = int(os.environ.get("ENGINE_SPREAD_CHUNK", "25"))
+# "auto": share only when another worker process is alive (engine/workers.py);
+# "always": share even with one (tests); "never": keep every step at home.
+ENGINE_SPREAD = os.environ.get("ENGINE_SPREAD", "auto")
 # A chunk no other worker has started within ENGINE_REMOTE_START_S runs on the
 # owner; a started chunk whose worker stops beating for
 # ENGINE_REMOTE_HEARTBEAT_TTL_S (it died) is run again on the owner.

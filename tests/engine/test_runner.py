@@ -260,6 +260,7 @@ def test_a_wide_fanout_is_shared_with_other_workers(run_graph, fake_llm, setting
     """Past ENGINE_SPREAD_MIN_BATCH, chunks of a fan-out go out as engine.run_steps
     tasks: executed by a worker task, recorded once by the run's owner."""
     settings.ENGINE_SPREAD_MIN_BATCH = 4
+    settings.ENGINE_SPREAD = "always"  # even with one worker process
     settings.ENGINE_SPREAD_CHUNK = 3
     fake_llm.latency_s = 0.05
     graph = llm_fanout("{{ range(10) | list }}")
@@ -273,12 +274,56 @@ def test_a_wide_fanout_is_shared_with_other_workers(run_graph, fake_llm, setting
     assert len(fake_llm.requests) == 10  # each call made once
 
 
+def test_with_no_other_worker_alive_a_wide_fanout_stays_with_its_owner(run_graph, fake_llm, settings):
+    """ENGINE_SPREAD "auto" (the default) with one worker process: nothing goes
+    through the broker (a chunk sent to a queue nobody serves would only come
+    back after ENGINE_REMOTE_START_S)."""
+    import os
+
+    from engine import redis_client, workers
+
+    redis_client.client().delete(workers.KEY)
+    workers._seen = (0.0, False)
+    settings.ENGINE_SPREAD = "auto"
+    settings.ENGINE_SPREAD_MIN_BATCH = 4
+    settings.ENGINE_SPREAD_CHUNK = 3
+    settings.ENGINE_SPREAD_QUEUE = f"nobody-serves-{os.getpid()}"
+    settings.ENGINE_REMOTE_START_S = 30
+    started = time.monotonic()
+    run = run_graph(llm_fanout("{{ range(9) | list }}"))
+    assert run.status == "succeeded", run.error
+    assert time.monotonic() - started < 10
+    assert len({step.executor for step in run.steps.filter(node_id="work")}) == 1
+    assert len(fake_llm.requests) == 9
+
+
+def test_another_worker_process_counts_only_while_it_stamps(db):
+    import time as clock
+
+    from engine import redis_client, workers
+
+    client = redis_client.client()
+    client.delete(workers.KEY)
+    client.zadd(workers.KEY, {workers.me(): clock.time()})
+    workers._seen = (0.0, False)
+    assert workers.others_alive() is False  # only this process
+    client.zadd(workers.KEY, {"elsewhere:1": clock.time()})
+    workers._seen = (0.0, False)
+    assert workers.others_alive() is True
+    client.zadd(workers.KEY, {"elsewhere:1": clock.time() - workers.ALIVE_WITHIN_S - 1})
+    workers._seen = (0.0, False)
+    assert workers.others_alive() is False  # it stopped stamping: dead
+    client.delete(workers.KEY)
+
+
 def test_steps_sent_out_that_no_worker_starts_come_back_to_the_owner(run_graph, fake_llm, settings):
     """Chunks sent to a queue no worker serves: the owner claims them back
     after ENGINE_REMOTE_START_S and runs them itself, each step once."""
     import os
 
     settings.ENGINE_SPREAD_MIN_BATCH = 4
+
+    settings.ENGINE_SPREAD = "always"  # even with one worker process
     settings.ENGINE_SPREAD_CHUNK = 3
     settings.ENGINE_SPREAD_QUEUE = f"nobody-serves-{os.getpid()}"
     settings.ENGINE_REMOTE_START_S = 0.5
@@ -294,6 +339,7 @@ def test_steps_sent_out_that_no_worker_starts_come_back_to_the_owner(run_graph, 
 
 def test_a_failed_remote_step_fails_the_run_with_its_message(run_graph, fake_llm, settings):
     settings.ENGINE_SPREAD_MIN_BATCH = 2
+    settings.ENGINE_SPREAD = "always"  # even with one worker process
     settings.ENGINE_SPREAD_CHUNK = 1
     fake_llm.responder = lambda body: Reply(status=401) if "item 1" in body["messages"][-1]["content"] else None
     graph = llm_fanout("{{ [0, 1] }}")
