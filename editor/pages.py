@@ -19,8 +19,14 @@ from .models import Run
 
 @login_required
 def workflow_list(request):
+    my_teams = list(access.teams_with_role(request.user).order_by("-personal_owner", "name"))
+    selected = request.GET.get("team", "")
+    team_filter = next((t for t in my_teams if str(t.pk) == selected), None)
+    workflows = access.workflows_of(request.user, with_role=True)
+    if team_filter is not None:
+        workflows = workflows.filter(team=team_filter)
     workflows = (
-        access.workflows_of(request.user)
+        workflows
         .select_related("team")
         .annotate(
             run_count=Count("runs"),
@@ -40,7 +46,12 @@ def workflow_list(request):
         waiting_for.setdefault(run_id, []).extend((config or {}).get("assignees") or ["an editor"])
     for run in recent_runs:
         run.waiting_for = ", ".join(dict.fromkeys(waiting_for.get(run.pk, [])))
-    return render(request, "workflow_list.html", {"workflows": workflows, "recent_runs": recent_runs, "demo_mode": not settings.OPENAI_API_KEY})
+    writable = [t for t in my_teams if t.my_role in access.WRITE_ROLES]
+    return render(request, "workflow_list.html", {
+        "workflows": workflows, "recent_runs": recent_runs, "demo_mode": not settings.OPENAI_API_KEY,
+        "teams": my_teams, "team_filter": team_filter, "writable_teams": writable,
+        "default_team": team_filter.pk if team_filter is not None and team_filter in writable else request.user.personal_team.pk,
+    })
 
 
 @login_required
@@ -67,8 +78,12 @@ def workflow_page(request, pk: int):
 
 @login_required
 def workflow_new(request):
-    """An empty canvas: the editor creates the workflow (POST /api/workflows/) on its first save."""
+    """An empty canvas: the editor creates the workflow (POST /api/workflows/) on its first save,
+    in the team `?team=` names (one the user edits in), else their personal team."""
     team = request.user.personal_team
+    wanted = request.GET.get("team", "")
+    if wanted.isdigit():
+        team = access.teams_with_role(request.user).filter(pk=int(wanted), my_role__in=access.WRITE_ROLES).first() or team
     workflow = {"id": None, "name": "Untitled workflow", "description": "", "team": team.pk, "team_name": team.name, "version": None, "graph": None}
     boot = {
         "workflow": workflow,
@@ -201,3 +216,24 @@ def invite_page(request, token: str):
             return render(request, "invite.html", context, status=exc.status)
         return redirect(f"/?team={invitation.team_id}")
     return render(request, "invite.html", context)
+
+
+@login_required
+def teams_page(request, pk: int | None = None):
+    """/teams/ and /teams/{id}/: the Teams page (static/js/teams.js, on /api/teams/)."""
+    if pk is not None and not access.teams_of(request.user).filter(pk=pk).exists():
+        raise Http404("No such team among yours")
+    boot = {"me": {"id": request.user.pk, "username": request.user.get_username()}, "team": pk}
+    return render(request, "teams.html", {"boot": boot})
+
+
+@login_required
+def credentials_page(request, pk: int):
+    """/teams/{id}/credentials/: a team's credentials (owners manage; everyone sees names)."""
+    from .api.teams import owners_to_ask
+
+    team = access.teams_with_role(request.user).filter(pk=pk).first()
+    if team is None:
+        raise Http404("No such team among yours")
+    boot = {"team": team.pk, "role": team.my_role}
+    return render(request, "credentials.html", {"team": team, "role": team.my_role, "owners": owners_to_ask(team.pk), "boot": boot})

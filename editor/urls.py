@@ -18,5 +18,8 @@ urlpatterns = [
     path("templates/", gallery.gallery, name="template-gallery"),
     path("templates/<slug:slug>/use/", gallery.use, name="template-use-page"),
     path("invite/<str:token>/", pages.invite_page, name="invite"),
+    path("teams/", pages.teams_page, name="teams"),
+    path("teams/<int:pk>/", pages.teams_page, name="team"),
+    path("teams/<int:pk>/credentials/", pages.credentials_page, name="team-credentials"),
     path("healthz", pages.healthz, name="healthz"),
 ]
