@@ -11,12 +11,13 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import Exists, OuterRef
 
 from engine import events
 from engine.streaming import coalesce, read_log
 
 from . import access
-from .models import Run
+from .models import Run, Step
 
 
 class RunConsumer(AsyncJsonWebsocketConsumer):
@@ -79,7 +80,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         """The run's summary if the user may see it, else None."""
         from .api.serializers import RunSummarySerializer
 
-        run = access.runs_of(user).select_related("version", "triggered_by").filter(pk=self.run_id).first()
+        # Without the graph (the largest column, unused here) and with the
+        # demo flag in the same query: this runs once per socket, per run.
+        demo = Step.objects.filter(run=OuterRef("pk"), demo=True)
+        run = (access.runs_of(user).select_related("version", "triggered_by").defer("graph")
+               .annotate(has_demo_step=Exists(demo)).filter(pk=self.run_id).first())
         return None if run is None else RunSummarySerializer(run).data
 
     @database_sync_to_async

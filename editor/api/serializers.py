@@ -121,7 +121,10 @@ class RunSummarySerializer(serializers.ModelSerializer):
         return run.triggered_by.get_username() if run.triggered_by_id else None
 
     def get_demo(self, run: Run) -> bool:
-        """True when any step was answered by the offline demo model."""
+        """True when any step was answered by the offline demo model (read in
+        the run's own query when the caller annotated `has_demo_step`)."""
+        if hasattr(run, "has_demo_step"):
+            return run.has_demo_step
         return run.steps.filter(demo=True).exists()
 
 
