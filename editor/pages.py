@@ -70,10 +70,18 @@ def workflow_page(request, pk: int):
         "workflow": WorkflowSerializer(workflow, context={"request": request}).data,
         "nodeTypes": [cls.describe() for cls in NODE_TYPES.values()],
         "canRun": access.can_write(request.user, workflow.team_id),
+        "role": access.role_in(request.user, workflow.team_id),
+        "owners": _owner_names(workflow.team_id),
         "runId": int(request.GET["run"]) if request.GET.get("run", "").isdigit() else None,
         "demoMode": not settings.OPENAI_API_KEY,
     }
     return render(request, "workflow.html", {"workflow": workflow, "boot": json.loads(json.dumps(boot, default=str))})
+
+
+def _owner_names(team_id: int) -> list[str]:
+    from .models import Membership
+
+    return list(Membership.objects.filter(team_id=team_id, role=Membership.Role.OWNER).order_by("joined_at").values_list("user__username", flat=True)[:3])
 
 
 @login_required

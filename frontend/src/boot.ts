@@ -25,6 +25,9 @@ export interface Boot {
   workflow: WorkflowInfo;
   nodeTypes: NodeTypeDescription[];
   canRun: boolean;
+  /** The caller's role in the workflow's team, and its owners: whom a viewer should ask. */
+  role?: string | null;
+  owners?: string[];
   runId: number | null;
   demoMode: boolean;
 }

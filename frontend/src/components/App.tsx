@@ -40,6 +40,7 @@ import { followTarget, summarizeNodes } from "../run/selectors";
 import { isRunFinished, type RunSummary } from "../run/types";
 import { ConfigPanel } from "./ConfigPanel";
 import { ConflictDialog } from "./ConflictDialog";
+import { PresenceBar, SavedBanner, usePresence, type SavedEvent } from "./TeamPresence";
 import { EditorCanvas, type CanvasApi } from "./EditorCanvas";
 import { InputForm } from "./InputForm";
 import { Palette } from "./Palette";
@@ -98,7 +99,9 @@ export function App(props: { boot: Boot }) {
 
 function Editor({ boot }: { boot: Boot }) {
   const { workflow, demoMode } = boot;
-  const canEdit = boot.canRun;
+  // An owner may change the role while the page is open: presence tells us.
+  const [canEdit, setCanEdit] = useState(boot.canRun);
+  const askOwners = boot.owners?.length ? boot.owners.join(" or ") : "an owner";
   const types = useMemo(() => indexTypes(boot.nodeTypes), [boot.nodeTypes]);
 
   // ---- the saved workflow, and the document being edited
@@ -393,7 +396,7 @@ function Editor({ boot }: { boot: Boot }) {
         setNotice({ text: "Saved.", tone: "info" });
         setTimeout(() => setNotice((n) => (n?.text === "Saved." ? null : n)), 2500);
       } catch (exc) {
-        if (exc instanceof ApiError && exc.status === 409 && wfId != null) {
+        if (exc instanceof ApiError && (exc.status === 409 || exc.status === 428) && wfId != null) {
           const theirs = await getWorkflow(wfId);
           setConflict({ theirs: theirs.graph, version: theirs.version, message: exc.message });
         } else {
@@ -587,9 +590,44 @@ function Editor({ boot }: { boot: Boot }) {
     }
   }, []);
 
+  // ---- teammates: who is here, their saves as they land, my role as it changes
+  const [teammateSave, setTeammateSave] = useState<SavedEvent | null>(null);
+  const presence = usePresence(wfId, {
+    editing: dirty && canEdit,
+    onRole: (role, can) => {
+      setCanEdit(can);
+      setNotice({ text: can ? `Your role is now ${role}: you can edit and run this workflow.` : `Your role is now ${role}: you can look, but not change or run it (ask ${askOwners}).`, tone: "info" });
+    },
+    onSaved: (event) => {
+      if (event.mine || (savedVersionRef.current != null && event.version <= savedVersionRef.current)) return;
+      setTeammateSave(event);
+    },
+    onGone: () => {
+      setCanEdit(false);
+      setNotice({ text: "You no longer have access to this workflow (removed from its team, or it moved). Reload to see where you stand.", tone: "error" });
+    },
+  });
+  const savedVersionRef = useRef(savedVersion);
+  savedVersionRef.current = savedVersion;
+  const showTeammateSave = useCallback(async () => {
+    if (wfId == null || !teammateSave) return;
+    setTeammateSave(null);
+    const theirs = await getWorkflow(wfId);
+    if (!dirty) {
+      // Nothing of mine to merge: take their version as it is.
+      setSavedDoc(theirs.graph);
+      setSavedVersion(theirs.version);
+      draftBase.current = theirs.version;
+      setHistory(reset(theirs.graph));
+      setNotice({ text: `Loaded v${theirs.version} by ${teammateSave.by ?? "a teammate"}.`, tone: "info" });
+      return;
+    }
+    setConflict({ theirs: theirs.graph, version: theirs.version, message: `${teammateSave.by ?? "A teammate"} saved version ${theirs.version} while you were editing.` });
+  }, [wfId, teammateSave, dirty]);
+
   // ---- the Run button's reason to be disabled
   const disabledReason = !canEdit
-    ? `Your role in team “${workflow.team_name}” is viewer: ask an owner for editor rights to run it.`
+    ? `Your role in team “${workflow.team_name}” is viewer: ask ${askOwners} for editor rights to run it.`
     : wfId == null
       ? "Save the workflow first (Ctrl+S)."
       : !valid && validation
@@ -612,6 +650,12 @@ function Editor({ boot }: { boot: Boot }) {
             </span>
           )}
           <span className="muted small">{workflow.team_name}</span>
+          <PresenceBar users={presence.users} connected={presence.connected} />
+          {!canEdit && (
+            <span className="chip" data-testid="read-only">
+              view only — ask {askOwners} to edit
+            </span>
+          )}
           {otherVersion && (
             <span className="chip warn">
               showing v{runVersion}, the run's version{" "}
@@ -647,7 +691,7 @@ function Editor({ boot }: { boot: Boot }) {
             Version message
           </label>
           <input id="save-message" className="save-message" placeholder="Version message (optional)" value={saveMessage} onChange={(e) => setSaveMessage(e.target.value)} disabled={!canEdit} />
-          <button type="button" className="primary" onClick={() => void save()} disabled={!canEdit || saving || (!dirty && wfId != null)} title="Save a new version (Ctrl+S)" data-testid="save">
+          <button type="button" className="primary" onClick={() => void save()} disabled={!canEdit || saving || (!dirty && wfId != null)} title={canEdit ? "Save a new version (Ctrl+S)" : `Viewers cannot save: ask ${askOwners} for editor rights`} data-testid="save">
             {saving ? "Saving…" : "Save"}
           </button>
           <button type="button" onClick={exportFile} title="Download this workflow as a JSON file">
@@ -666,6 +710,7 @@ function Editor({ boot }: { boot: Boot }) {
           )}
         </div>
       </header>
+      {teammateSave && <SavedBanner event={teammateSave} onShow={() => void showTeammateSave()} onDismiss={() => setTeammateSave(null)} />}
       {notice && (
         <div className={`notice notice-${notice.tone}`} role={notice.tone === "error" ? "alert" : "status"} data-testid="notice">
           {notice.text}
@@ -748,6 +793,7 @@ function Editor({ boot }: { boot: Boot }) {
                 key={selectedNode.id}
                 doc={doc}
                 node={selectedNode}
+                team={workflow.team}
                 types={types}
                 problems={nodeProblems.get(selectedNode.id) ?? []}
                 readOnly={!editable}

@@ -12,6 +12,7 @@ import { useMemo, useState } from "react";
 import type { JsonSchema, NodeDoc, WorkflowDoc } from "../graph/format";
 import type { TypeIndex } from "../graph/nodeTypes";
 import { scopeAt, type ScopeEntry } from "../graph/scope";
+import { CredentialScopeContext, CredentialWidget, MODEL_NODE_TYPES, ModelWidget } from "./CredentialFields";
 import { TemplateEditor } from "./TemplateEditor";
 
 interface Props {
@@ -22,6 +23,8 @@ interface Props {
   readOnly: boolean;
   onChange: (change: Partial<NodeDoc>, coalesce: string) => void;
   onRenameId: (from: string, to: string) => void;
+  /** The workflow's team: whose credentials the credential field offers. */
+  team?: number | null;
 }
 
 type Schema = JsonSchema & { anyOf?: JsonSchema[]; items?: JsonSchema; $ref?: string };
@@ -159,11 +162,27 @@ function JsonField(props: { idSchema?: { $id: string }; fieldPathId?: { $id: str
 
 const NAME_ID = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export function ConfigPanel({ doc, node, types, problems, readOnly, onChange, onRenameId }: Props) {
+/** Credential fields become pickers of the team's credentials, and a model node's model field offers the provider's models. */
+function withCredentialWidgets(nodeType: string, schema: RJSFSchema, ui: UiSchema): UiSchema {
+  const props = (schema.properties ?? {}) as Record<string, unknown>;
+  const out: UiSchema = { ...ui };
+  if ("credential" in props) out.credential = { ...(ui.credential as UiSchema), "ui:widget": "credential" };
+  if ("model" in props && MODEL_NODE_TYPES.has(nodeType)) out.model = { ...(ui.model as UiSchema), "ui:widget": "model" };
+  return out;
+}
+
+export function ConfigPanel({ doc, node, types, problems, readOnly, onChange, onRenameId, team = null }: Props) {
   const desc = types.get(node.type);
-  const { schema, ui } = useMemo(() => formSchemaOf(desc?.config_schema ?? { type: "object" }), [desc]);
+  const { schema, ui } = useMemo(() => {
+    const form = formSchemaOf(desc?.config_schema ?? { type: "object" });
+    return { schema: form.schema, ui: withCredentialWidgets(node.type, form.schema, form.ui) };
+  }, [desc, node.type]);
+  const credentialScope = useMemo(
+    () => ({ team, nodeType: node.type, credential: typeof node.config?.credential === "string" ? (node.config.credential as string) : null }),
+    [team, node.type, node.config?.credential],
+  );
   const scope = useMemo(() => scopeAt(doc, types, node.id), [doc, types, node.id]);
-  const widgets = useMemo(() => ({ template: makeCodeWidget(false, scope), expression: makeCodeWidget(true, scope), json: JsonWidget }), [scope]);
+  const widgets = useMemo(() => ({ template: makeCodeWidget(false, scope), expression: makeCodeWidget(true, scope), json: JsonWidget, credential: CredentialWidget, model: ModelWidget }), [scope]);
   const fields = useMemo(() => ({ jsonField: JsonField as never }), []);
   const [idDraft, setIdDraft] = useState(node.id);
   const [idError, setIdError] = useState<string | null>(null);
@@ -207,6 +226,7 @@ export function ConfigPanel({ doc, node, types, problems, readOnly, onChange, on
         />
         {idError && <p className="form-error small">{idError}</p>}
       </div>
+      <CredentialScopeContext.Provider value={credentialScope}>
       <Form
         key={node.id}
         schema={schema}
@@ -227,6 +247,7 @@ export function ConfigPanel({ doc, node, types, problems, readOnly, onChange, on
           onChange({ config }, `config:${node.id}`);
         }}
       />
+      </CredentialScopeContext.Provider>
     </section>
   );
 }

@@ -1,0 +1,95 @@
+"""A team in the browser alone: an owner creates a team and invites a
+colleague with a link; the colleague signs up through it, opens the shared
+workflow and sees the owner there; the owner makes them an editor and their
+page lets them edit at once, with nobody reloading anything."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from editor import services
+from editor.models import Team
+from editor.workflow_templates import all_templates
+
+from .conftest import real_password, shot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_invite_sign_up_share_presence_and_a_live_role_change(browser, live_daphne, transactional_db, personas):
+    server = f"http://{live_daphne}"
+    alice = personas["alice"]
+    real_password(alice, "alice-password")
+    owner_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    owner = owner_context.new_page()
+    sign_in(owner, live_daphne, "alice", "alice-password")
+
+    # The owner creates a team on the Teams page.
+    owner.get_by_role("link", name="Teams", exact=True).click()
+    owner.get_by_label("New team").fill("Research")
+    owner.get_by_role("button", name="Create team").click()
+    owner.locator("#team-name", has_text="Research").wait_for()
+    team = Team.objects.get(name="Research")
+    template = next(t for t in all_templates() if t["slug"] == "prompt-chaining")
+    workflow = services.create_workflow(team=team, user=alice, graph=template["graph"], name="Shared chain")
+
+    # … and invites a colleague as a viewer: a link to copy.
+    owner.get_by_role("button", name="Invite…").click()
+    dialog = owner.get_by_role("dialog")
+    dialog.get_by_label("Role", exact=True).select_option("viewer")
+    dialog.get_by_role("button", name="Create link").click()
+    link = owner.get_by_test_id("invite-url")
+    link.wait_for()
+    url = link.input_value()
+    assert re.fullmatch(rf"{re.escape(server)}/invite/[\w-]+/", url), url
+    shot(owner, "teams-01-invite-link")
+    dialog.get_by_role("button", name="Close").click()
+
+    # The owner opens the shared workflow (a second tab of the same session).
+    owner_wf = owner_context.new_page()
+    owner_wf.goto(f"{server}/workflows/{workflow.pk}/")
+    owner_wf.locator(".react-flow__node").first.wait_for()
+
+    # The colleague has no account: they sign up through the link and land in the team.
+    colleague_context = browser.new_context(viewport={"width": 1280, "height": 800})
+    colleague = colleague_context.new_page()
+    colleague.goto(url)
+    colleague.get_by_role("heading", name="Join Research").wait_for()
+    colleague.get_by_label("Username").fill("dave")
+    colleague.get_by_label("Password", exact=True).fill("a-long-pass-phrase-9")
+    colleague.get_by_label("Password again").fill("a-long-pass-phrase-9")
+    colleague.get_by_role("button", name="Create account and join").click()
+    colleague.wait_for_url(re.compile(rf".*/\?team={team.pk}$"))
+    assert team.memberships.get(user__username="dave").role == "viewer"
+
+    # They open the shared workflow: the owner is there; they may only look, and are told whom to ask.
+    colleague.get_by_role("link", name="Shared chain").click()
+    colleague.wait_for_url(re.compile(rf".*/workflows/{workflow.pk}/.*"))
+    presence = colleague.get_by_test_id("presence")
+    presence.get_by_text("alice").wait_for(timeout=10000)
+    assert "ask alice" in colleague.get_by_test_id("read-only").text_content()
+    assert colleague.get_by_test_id("save").is_disabled()
+    # … and the owner sees them arrive.
+    owner_wf.get_by_test_id("presence").get_by_text("dave").wait_for(timeout=10000)
+    shot(colleague, "teams-02-viewer-sees-owner")
+
+    # The owner makes them an editor on the Teams page …
+    owner.bring_to_front()
+    owner.reload()
+    owner.get_by_label("Role of dave").select_option("editor")
+    owner.get_by_test_id("activity").get_by_text("changed dave's role from viewer to editor").wait_for(timeout=10000)
+
+    # … and the colleague's open page lets them edit, without a reload.
+    colleague.get_by_test_id("read-only").wait_for(state="detached", timeout=10000)
+    colleague.get_by_text("Your role is now editor").wait_for()
+    colleague.get_by_role("tab", name="Workflow").click()
+    run_button = colleague.get_by_role("button", name=re.compile(r"\bRun$"))
+    assert run_button.count() == 0 or run_button.first.is_enabled()
+    shot(colleague, "teams-03-editor-live")
+
+    # The owner's team page recorded all of it.
+    activity = owner.get_by_test_id("activity").text_content()
+    assert "dave joined through an invitation as viewer" in activity and "alice created an invitation as viewer" in activity
+    owner_context.close()
+    colleague_context.close()
