@@ -12,7 +12,7 @@ BUILD := static/build/app.js
 FRONTEND_SOURCES := $(shell find frontend/src -type f 2>/dev/null) $(wildcard frontend/*.json frontend/*.ts frontend/*.html)
 CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser || true)
 
-.PHONY: run test test-python test-frontend test-postgres install build migrate bench clean help
+.PHONY: run test lint-imports test-python test-frontend test-postgres install build migrate bench clean help
 
 help:
 	@echo "make run    install what is missing, then start Redis (embedded), a Celery worker and daphne on :8000"
@@ -44,7 +44,11 @@ run: install build migrate
 	$(PY) manage.py bootstrap_demo
 	$(PY) manage.py serve
 
-test: install build test-frontend test-python
+test: install build lint-imports test-frontend test-python
+
+# The layering (.importlinter): the engine imports nothing from editor/ or evaluation/.
+lint-imports: $(STAMP_PY)
+	$(VENV)/bin/lint-imports --no-cache
 
 test-frontend: $(STAMP_NPM)
 	cd frontend && npm test --silent

@@ -9,3 +9,6 @@ class EditorConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401  (personal teams for new users)
+        from .engine_product import register
+
+        register()  # what the engine may ask of the product (engine/product.py)

@@ -1,5 +1,7 @@
-"""The product's data: teams, workflows and their immutable versions, runs and
-their steps, encrypted provider credentials."""
+"""The product's data: teams, workflows and their immutable versions,
+encrypted provider credentials, conversations. Runs and their steps are the
+engine's records (engine/models.py); they are re-exported here so that
+`from editor.models import Run, Step` keeps working."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -132,97 +134,6 @@ class Conversation(models.Model):
         ordering = ["-updated_at"]
 
 
-class Run(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        WAITING = "waiting"  # parked until a person answers a human step
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-
-    FINISHED = {Status.SUCCEEDED, Status.FAILED, Status.CANCELLED}
-
-    workflow = models.ForeignKey(Workflow, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
-    version = models.ForeignKey(WorkflowVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
-    # Headless runs (manage.py runworkflow FILE.json) have no saved workflow; the graph is kept here.
-    graph = models.JSONField()
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
-    input = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    output = models.JSONField(null=True, blank=True)
-    error = models.JSONField(null=True, blank=True)  # {"message", "node"?, "reason"}
-    triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    trigger = models.CharField(max_length=20, default="api")  # api | ui | cli
-    tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.FloatField(default=0.0)
-    steps_count = models.PositiveIntegerField(default=0)
-    cancel_requested = models.BooleanField(default=False)
-    # A sub-workflow's run: the parent run and the step that started it.
-    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="child_runs")
-    parent_node = models.CharField(max_length=120, blank=True, default="")
-    parent_key = models.CharField(max_length=400, blank=True, default="")
-    depth = models.PositiveSmallIntegerField(default=0)
-    conversation = models.ForeignKey(Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
-    parked_at = models.DateTimeField(null=True, blank=True)  # since when it waits for a person
-    parked_s = models.FloatField(default=0.0)  # time spent waiting for people, not counted against timeout_s
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-
-class Step(models.Model):
-    """One activation of one node: (run, node_id, key) is unique, which is what
-    makes a step's effect recorded exactly once even when it executes twice."""
-
-    class Status(models.TextChoices):
-        RUNNING = "running"
-        WAITING = "waiting"  # a human step waiting for its answer
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        SKIPPED = "skipped"
-        CANCELLED = "cancelled"
-
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
-    node_id = models.CharField(max_length=120)
-    # Activation key: the fan-out path and the node's activation number, e.g.
-    # "fan[3]/review#2" = the 2nd activation of `review` for item 3 of `fan`.
-    key = models.CharField(max_length=400)
-    # Order in which the engine recorded the step; the scheduler replays by it.
-    seq = models.PositiveIntegerField(default=0)
-    node_type = models.CharField(max_length=40)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    ports = models.JSONField(default=list)  # the outgoing ports taken
-    input = models.JSONField(null=True, blank=True)  # rendered config
-    output = models.JSONField(null=True, blank=True)
-    set_vars = models.JSONField(null=True, blank=True)  # vars.<name> this step set
-    error = models.TextField(blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
-    tokens_in = models.PositiveIntegerField(default=0)
-    tokens_out = models.PositiveIntegerField(default=0)
-    cost_usd = models.FloatField(default=0.0)
-    model = models.CharField(max_length=120, blank=True, default="")
-    demo = models.BooleanField(default=False)  # answered by the offline demo model
-    executor = models.CharField(max_length=200, blank=True, default="")  # which worker executed it
-    cache_key = models.CharField(max_length=64, blank=True, default="", db_index=True)  # for nodes with `cache: true`
-    reused = models.CharField(max_length=10, blank=True, default="")  # "cache" or "pin": not executed, output reused
-    answer = models.JSONField(null=True, blank=True)  # a person's answer to a human step: {decision, answer, by, at, comment}
-    deadline = models.DateTimeField(null=True, blank=True)  # a human step's timeout
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["seq", "id"]
-        constraints = [models.UniqueConstraint(fields=["run", "node_id", "key"], name="one_step_per_activation")]
-
-
 class Credential(models.Model):
     """A secret a team's workflows use, encrypted at rest and never serialized
     back to a client. Two kinds, because where a secret may go differs:
@@ -260,3 +171,7 @@ class Credential(models.Model):
         from .crypto import decrypt
 
         return decrypt(bytes(self.encrypted_api_key))
+
+
+# The engine owns what it executes and records; the editor reads them.
+from engine.models import Run, Step  # noqa: E402,F401

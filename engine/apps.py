@@ -5,3 +5,4 @@ from django.apps import AppConfig
 
 class EngineConfig(AppConfig):
     name = "engine"
+    default_auto_field = "django.db.models.BigAutoField"

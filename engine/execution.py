@@ -126,7 +126,7 @@ def run_remote_steps(run_id: int, team_id: int | None, specs: list[dict[str, Any
 
 
 def _run_finished(run_id: int) -> bool:
-    from editor.models import Run
+    from .models import Run
 
     return Run.objects.filter(pk=run_id).exclude(status__in=[Run.Status.QUEUED, Run.Status.RUNNING]).exists() or \
         Run.objects.filter(pk=run_id, cancel_requested=True).exists()

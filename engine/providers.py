@@ -7,14 +7,13 @@ import time
 from .db import off_loop
 from .errors import NodeFailed
 from .llm import ModelTarget, default_target
+from .product import product
 
 
 def _resolve(team_id: int | None, credential: str | None, model: str | None) -> ModelTarget:
     if not credential:
         return default_target(model)
-    from editor.models import Credential
-
-    found = Credential.objects.filter(team_id=team_id, name=credential).first()
+    found = product().credential(team_id, credential)
     if found is None:
         raise NodeFailed(f"no credential named '{credential}' in this workflow's team; add it under Credentials or clear the field")
     if found.kind != "model":
@@ -22,7 +21,7 @@ def _resolve(team_id: int | None, credential: str | None, model: str | None) -> 
     return ModelTarget(
         model=model or found.default_model or "gpt-4o-mini",
         base_url=found.base_url,
-        api_key=found.get_api_key(),
+        api_key=found.api_key,
     )
 
 
@@ -50,9 +49,7 @@ async def resolve(team_id: int | None, credential: str | None, model: str | None
 
 
 def _http_secret(team_id: int | None, credential: str) -> tuple[str, list[str]]:
-    from editor.models import Credential
-
-    found = Credential.objects.filter(team_id=team_id, name=credential).first()
+    found = product().credential(team_id, credential)
     if found is None:
         raise NodeFailed(f"no credential named '{credential}' in this workflow's team; add it under Credentials or clear the field")
     if found.kind != "http":
@@ -60,7 +57,7 @@ def _http_secret(team_id: int | None, credential: str) -> tuple[str, list[str]]:
         # nodes: an http node could carry it to any host its author likes.
         raise NodeFailed(f"'{credential}' is a model credential: it is sent only to its own base URL by llm, classify and agent nodes. "
                          "Give the http node an http credential that names the hosts it may go to")
-    return found.get_api_key(), list(found.allowed_hosts or [])
+    return found.api_key, list(found.allowed_hosts)
 
 
 async def http_secret(team_id: int | None, credential: str) -> tuple[str, list[str]]:

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from editor.models import Run, Step
+from .models import Run, Step
 
 
 # What a finished network step overwrites in the row written when it started.
@@ -155,41 +155,30 @@ class Recorder:
         """`conversation` in templates, for a run that is a chat turn."""
         from engine.templating import Scope
 
-        conversation = self.run.conversation
+        from .product import product
+
+        conversation = product().conversation(self.run.conversation_id) if self.run.conversation_id else None
         if conversation is None:
             return {}
-        history = [{"role": m["role"], "content": m["content"]} for m in conversation.history]
+        history = [{"role": m["role"], "content": m["content"]} for m in conversation["history"]]
         return {"conversation": Scope("conversation", {
-            "history": history, "state": conversation.state, "summary": conversation.summary, "turn": conversation.turns + 1,
+            "history": history, "state": conversation["state"], "summary": conversation["summary"], "turn": conversation["turns"] + 1,
             # About four characters a token: enough to decide when to summarise.
             "history_tokens": sum(len(str(m["content"])) for m in history) // 4,
         })}
 
     def update_conversation(self, output: Any, updating_nodes: list[str]) -> None:
         """A chat turn succeeded: add the message and the reply, and apply what its steps remembered."""
-        from editor.models import Conversation
+        from .product import product
 
         if self.run.conversation_id is None:
             return
         self.flush()
-        with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().get(pk=self.run.conversation_id)
-            now = timezone.now().isoformat()
-            reply = output.get("reply") if isinstance(output, dict) and "reply" in output else output
-            conversation.history = conversation.history + [
-                {"role": "user", "content": (self.run.input or {}).get("message", ""), "run": self.run.pk, "at": now},
-                {"role": "assistant", "content": reply if isinstance(reply, str) else json.dumps(reply, default=str), "run": self.run.pk, "at": now},
-            ]
-            updates = self.run.steps.filter(node_id__in=updating_nodes, status=Step.Status.SUCCEEDED).order_by("seq")
-            for update in updates.values_list("output", flat=True):
-                conversation.state = {**conversation.state, **(update.get("state") or {})}
-                if update.get("summary") is not None:
-                    conversation.summary = update["summary"]
-                if update.get("keep_last") is not None:
-                    conversation.history = conversation.history[-update["keep_last"]:] if update["keep_last"] else []
-            conversation.turns += 1
-            conversation.updated_at = timezone.now()
-            conversation.save()
+        reply = output.get("reply") if isinstance(output, dict) and "reply" in output else output
+        updates = list(self.run.steps.filter(node_id__in=updating_nodes, status=Step.Status.SUCCEEDED).order_by("seq")
+                       .values_list("output", flat=True))
+        product().record_turn(self.run.conversation_id, run_id=self.run.pk, message=(self.run.input or {}).get("message", ""),
+                              reply=reply, updates=[u for u in updates if isinstance(u, dict)])
 
     def find_step(self, node: str, key: str) -> Step | None:
         return Step.objects.filter(run=self.run, node_id=node, key=key).first()

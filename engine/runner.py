@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
-from editor.models import Run
+from .models import Run
 
 from . import events, execution, ioloop, redis_client, templating, workers
 from .errors import NodeFailed, WorkflowError

@@ -44,11 +44,11 @@ def sweep_orphaned_runs() -> list[int]:
 
     from django.utils import timezone
 
-    from editor.models import Run
+    from .models import Run
 
     from .runner import Lease
 
-    from editor.models import Step
+    from .models import Step
 
     stale = timezone.now() - timedelta(seconds=QUEUED_GRACE_S)
     candidates = list(Run.objects.filter(status=Run.Status.RUNNING).values_list("pk", flat=True))

@@ -6,6 +6,7 @@ is an observation for the agent, not a crash."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import operator
 from dataclasses import dataclass
@@ -144,8 +145,13 @@ def workflow_tool(workflow_id: int, name: str, description: str, inputs: dict[st
         from .errors import NodeFailed
         from .nodes.subworkflow import SubworkflowNode
 
+        # Each call of the tool within the agent's step is its own child run,
+        # numbered in call order, so a re-executed step finds its children again.
+        calls = ctx.__dict__.setdefault("_workflow_tool_calls", {})
+        calls[name] = calls.get(name, 0) + 1
+        call_ctx = dataclasses.replace(ctx, key=f"{ctx.key}/{name}#{calls[name]}")
         try:
-            result = await SubworkflowNode().arun({"workflow": workflow_id, "version": None, "inputs": args}, ctx)
+            result = await SubworkflowNode().arun({"workflow": workflow_id, "version": None, "inputs": args}, call_ctx)
         except NodeFailed as exc:
             raise ToolError(exc.message) from exc
         return {"output": result.output}

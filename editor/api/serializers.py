@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
 from rest_framework import serializers
 
 from engine import events
@@ -83,7 +84,8 @@ class StepSerializer(serializers.ModelSerializer):
         """A sub-workflow step's child run, with its steps: the nested view of what it did."""
         if step.node_type != "subworkflow":
             return None
-        child = Run.objects.filter(parent_run_id=step.run_id, parent_node=step.node_id, parent_key=step.key).first()
+        child = (Run.objects.filter(parent_run_id=step.run_id, parent_node=step.node_id)
+                 .filter(Q(parent_key=step.key) | Q(parent_key__startswith=f"{step.key}@")).order_by("-id").first())
         if child is None:
             return None
         return {"id": child.pk, "status": child.status, "workflow": child.workflow_id,

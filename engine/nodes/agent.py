@@ -105,13 +105,12 @@ class AgentNode(NodeType):
 def _tools_for(config: dict[str, Any], team_id: int | None) -> dict[str, toolbox.Tool]:
     available = {name: toolbox.BUILTIN[name] for name in config.get("tools") or []}
     if config.get("workflows"):
-        from editor.models import Workflow
+        from ..product import product
 
-        for workflow in Workflow.objects.filter(pk__in=config["workflows"], team_id=team_id):
-            latest = workflow.latest_version
-            name = f"workflow_{workflow.pk}"
-            available[name] = toolbox.workflow_tool(workflow.pk, name, f"{workflow.name}: {workflow.description}"[:500],
-                                                    (latest.graph.get("inputs") if latest else None) or {"type": "object"})
+        for workflow in product().workflows(team_id, list(config["workflows"])):
+            name = f"workflow_{workflow.id}"
+            available[name] = toolbox.workflow_tool(workflow.id, name, f"{workflow.name}: {workflow.description}"[:500],
+                                                    (workflow.graph.get("inputs") if workflow.graph else None) or {"type": "object"})
     for spec in config.get("http_tools") or []:
         available[spec["name"]] = toolbox.http_tool(spec)
     return available

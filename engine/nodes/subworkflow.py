@@ -38,7 +38,7 @@ class SubworkflowNode(NodeType):
         raise NotImplementedError
 
     async def arun(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
-        child_id = await off_loop(_start_child)(config, ctx)
+        child_id = await off_loop(_start_child)(config, ctx, child_key(ctx))
         try:
             while True:
                 child = await off_loop(_child_state)(child_id)
@@ -55,27 +55,37 @@ class SubworkflowNode(NodeType):
         return NodeResult(output=child["output"], usage=usage, model=f"run {child_id}")
 
 
-def _start_child(config: dict[str, Any], ctx: NodeContext) -> int:
-    from editor.models import Run, Workflow
-    from editor.services import ServiceError, start_run
+def child_key(ctx: NodeContext) -> str:
+    """The activation a child belongs to: the step's key, and the attempt when
+    a failed child is retried (a retry is a new child; a re-execution of the
+    same attempt after a crash is not)."""
+    return ctx.key if ctx.attempt <= 1 else f"{ctx.key}@{ctx.attempt}"
 
-    parent = Run.objects.get(pk=ctx.run_id)
+
+def _start_child(config: dict[str, Any], ctx: NodeContext, key: str) -> int:
+    from ..models import Run
+    from ..product import ProductError, product
+
+    # A step executed again (its owner died, or the run was replayed) finds the
+    # child it started before instead of starting another: a child is keyed by
+    # (parent run, node, activation).
+    existing = Run.objects.filter(parent_run_id=ctx.run_id, parent_node=ctx.node_id, parent_key=key).values_list("pk", flat=True).first()
+    if existing is not None:
+        return existing
+    parent = Run.objects.only("depth").get(pk=ctx.run_id)
     if parent.depth + 1 > MAX_DEPTH:
         raise NodeFailed(f"node '{ctx.node_id}': sub-workflows nest deeper than {MAX_DEPTH}; does a workflow call itself?")
-    workflow = Workflow.objects.filter(pk=config["workflow"], team_id=ctx.team_id).first()
+    workflow = product().workflow(ctx.team_id, config["workflow"], config.get("version"))
     if workflow is None:
         raise NodeFailed(f"node '{ctx.node_id}': workflow {config['workflow']} is not a workflow of this team")
-    version = workflow.versions.filter(number=config["version"]).first() if config.get("version") else workflow.latest_version
-    if version is None:
-        raise NodeFailed(f"node '{ctx.node_id}': workflow {workflow.pk} has no version {config.get('version')}")
-    graph = _with_inherited_budgets(version.graph, ctx.budget or {})
+    if workflow.version_id is None:
+        raise NodeFailed(f"node '{ctx.node_id}': workflow {workflow.id} has no version {config.get('version')}")
+    graph = _with_inherited_budgets(workflow.graph, ctx.budget or {})
     try:
-        child = start_run(workflow=workflow, version=version, graph=graph, team=workflow.team, user=parent.triggered_by,
-                          run_input=config.get("inputs") or {}, trigger="subworkflow")
-    except ServiceError as exc:
+        return product().start_child_run(parent_run_id=ctx.run_id, workflow=workflow, graph=graph,
+                                         run_input=config.get("inputs") or {}, node=ctx.node_id, key=key)
+    except ProductError as exc:
         raise NodeFailed(f"node '{ctx.node_id}': the sub-workflow's {exc.message}") from exc
-    Run.objects.filter(pk=child.pk).update(parent_run=parent, parent_node=ctx.node_id, parent_key=ctx.key, depth=parent.depth + 1)
-    return child.pk
 
 
 def _with_inherited_budgets(graph: dict[str, Any], left: dict[str, Any]) -> dict[str, Any]:
@@ -93,16 +103,12 @@ def _with_inherited_budgets(graph: dict[str, Any], left: dict[str, Any]) -> dict
 
 
 def _child_state(child_id: int) -> dict[str, Any]:
-    from editor.models import Run
+    from ..models import Run
 
     return Run.objects.filter(pk=child_id).values("status", "output", "error", "tokens", "cost_usd").get()
 
 
 def _cancel_child(child_id: int) -> None:
-    from editor.models import Run
-    from editor.services import ServiceError, cancel_run
+    from ..product import product
 
-    try:
-        cancel_run(Run.objects.get(pk=child_id))
-    except ServiceError:
-        pass  # already finished
+    product().cancel_run(child_id)
