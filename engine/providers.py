@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
+
 from .db import off_loop
 from .errors import NodeFailed
 from .llm import ModelTarget, default_target
@@ -27,9 +29,8 @@ def _resolve(team_id: int | None, credential: str | None, model: str | None) -> 
 
 # A fan-out's hundred calls name the same credential: reading and decrypting
 # it for each was a fifth of a model call's CPU in the worker. A resolved
-# credential is kept for CREDENTIAL_CACHE_S seconds in the process, so a key
-# rotated or a credential deleted takes effect within that time.
-CREDENTIAL_CACHE_S = 5.0
+# credential is kept for ENGINE_CREDENTIAL_CACHE_S seconds (default 5) in the
+# process, so a key rotated or a credential deleted takes effect within that time.
 _resolved: dict[tuple[int | None, str, str | None], tuple[float, ModelTarget]] = {}
 
 
@@ -44,7 +45,7 @@ async def resolve(team_id: int | None, credential: str | None, model: str | None
     target = await off_loop(_resolve)(team_id, credential, model)
     if len(_resolved) > 1024:
         _resolved.clear()
-    _resolved[key] = (now + CREDENTIAL_CACHE_S, target)
+    _resolved[key] = (now + float(getattr(settings, "ENGINE_CREDENTIAL_CACHE_S", 5.0)), target)
     return target
 
 

@@ -145,7 +145,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [os.environ.get("CHANNEL_REDIS_URL", REDIS_URL)], "capacity": 5000, "expiry": 60},
+        "CONFIG": {
+            # redis-py 8 reads with a 5 s socket timeout by default, exactly the
+            # channel layer's blocking BZPOPMIN wait: a WebSocket that saw no event
+            # for 5 s was torn down with "Timeout reading from …" (1011). A longer
+            # timeout keeps the wait whole and still notices a dead connection.
+            "hosts": [{"address": os.environ.get("CHANNEL_REDIS_URL", REDIS_URL), "socket_timeout": 30}],
+            "capacity": 5000,
+            "expiry": 60,
+        },
     }
 }
 
@@ -192,6 +200,8 @@ ENGINE_SPREAD_CHUNK = int(os.environ.get("ENGINE_SPREAD_CHUNK", "25"))
 # "auto": share only when another worker process is alive (engine/workers.py);
 # "always": share even with one (tests); "never": keep every step at home.
 ENGINE_SPREAD = os.environ.get("ENGINE_SPREAD", "auto")
+# How long a worker process keeps a resolved model credential (engine/providers.py).
+ENGINE_CREDENTIAL_CACHE_S = float(os.environ.get("ENGINE_CREDENTIAL_CACHE_S", "5"))
 # A chunk no other worker has started within ENGINE_REMOTE_START_S runs on the
 # owner; a started chunk whose worker stops beating for
 # ENGINE_REMOTE_HEARTBEAT_TTL_S (it died) is run again on the owner.

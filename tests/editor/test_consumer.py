@@ -118,3 +118,23 @@ def test_an_anonymous_client_cannot_watch(live_daphne, worker, personas, setting
         with connect(f"ws://{live_daphne}/ws/runs/{run.pk}/", additional_headers={"Origin": f"http://{live_daphne}"}) as ws:
             ws.recv(timeout=10)
     assert closed.value.rcvd.code == 4401
+
+
+def test_a_quiet_socket_stays_open_and_still_gets_what_follows(live_daphne, transactional_db, personas):
+    """No event for longer than the channel layer's 5 s blocking read (a run
+    waiting for a slow model, a person, a child run): the socket must not be
+    torn down by the Redis client's read timeout, and what comes later arrives."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from editor.models import Run
+    from engine import events
+
+    run = Run.objects.create(graph=GRAPH, team=personas["acme"], triggered_by=personas["alice"])  # queued, no task: the test speaks for the engine
+    with socket(live_daphne, run.pk, personas["alice"]) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
+        time.sleep(7)
+        async_to_sync(get_channel_layer().group_send)(
+            events.group_name(run.pk), {"type": "run.events", "events": [{"type": "step.delta", "seq": 10**6, "node": "write", "text": "late"}]})
+        message = json.loads(ws.recv(timeout=10))
+        assert message["type"] == "events" and message["events"][0]["text"] == "late"
