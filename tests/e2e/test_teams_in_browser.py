@@ -93,3 +93,56 @@ def test_invite_sign_up_share_presence_and_a_live_role_change(browser, live_daph
     assert "dave joined through an invitation as viewer" in activity and "alice created an invitation as viewer" in activity
     owner_context.close()
     colleague_context.close()
+
+
+def test_store_test_and_pick_a_credential_then_move_the_workflow(page, live_daphne, transactional_db, personas, fake_openai_server):
+    from tests.api.builders import llm_graph
+
+    server = f"http://{live_daphne}"
+    alice, acme = personas["alice"], personas["acme"]
+    real_password(alice, "alice-password")
+    fake_openai_server.reset()
+    fake_openai_server.accepted_keys = {"sk-good"}
+    workflow = services.create_workflow(team=acme, user=alice, graph=llm_graph(name="Writer"), name="Writer")
+    sign_in(page, live_daphne, "alice", "alice-password")
+
+    # The owner stores a model credential on the team's Credentials page and tests it.
+    page.goto(f"{server}/teams/{acme.pk}/credentials/")
+    page.get_by_label("Name").fill("fake")
+    page.get_by_label("API key").fill("sk-good")
+    page.get_by_label("Base URL").fill(fake_openai_server.base_url)
+    page.get_by_label("Default model").fill("fake-model")
+    page.get_by_role("button", name="Add credential").click()
+    row = page.locator("tr[data-credential=fake]")
+    row.wait_for()
+    assert "sk-good" not in page.content()
+    row.get_by_role("button", name="Test").click()
+    page.get_by_test_id("test-fake").get_by_text("works: 2 models").wait_for(timeout=10000)
+    shot(page, "teams-04-credentials")
+
+    # On the llm node the credential is a picker, and the model field offers the provider's models.
+    page.goto(f"{server}/workflows/{workflow.pk}/")
+    page.locator('.react-flow__node[data-id="write"] .gnode-name').click()
+    page.get_by_role("tab", name="Node").click()
+    panel = page.get_by_test_id("config-panel")
+    picker = panel.get_by_label("Credential", exact=True)
+    picker.wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=config-panel] select option')].some(o => o.value === 'fake')", timeout=10000)
+    picker.select_option("fake")
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=config-panel] datalist option')].map(o => o.value).join(',') === 'fake-model,fake-model-large'", timeout=10000)
+    page.get_by_test_id("save").click()
+    page.wait_for_function("() => !document.querySelector('[data-testid=unsaved]')", timeout=10000)
+    assert workflow.latest_version.graph["nodes"][1]["config"]["credential"] == "fake"
+    shot(page, "teams-05-credential-picker")
+
+    # From the list, the owner moves it to her personal team; its versions go with it.
+    page.goto(f"{server}/?team={acme.pk}")
+    row = page.locator(f"tr[data-workflow='{workflow.pk}']")
+    row.locator("summary").click()
+    row.get_by_label("Target team for Writer").select_option(str(alice.personal_team.pk))
+    row.get_by_role("button", name="Move to team…").click()
+    page.wait_for_url(re.compile(rf".*/\?team={alice.personal_team.pk}$"))
+    page.get_by_role("link", name="Writer").wait_for()
+    workflow.refresh_from_db()
+    assert workflow.team_id == alice.personal_team.pk and workflow.versions.count() == 2
+    fake_openai_server.reset()
