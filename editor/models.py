@@ -88,6 +88,9 @@ class Workflow(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     # The template slug this workflow was created from, if any.
     template_slug = models.CharField(max_length=80, blank=True, default="")
+    # The live version: every trigger (webhook, schedule, MCP) runs this one,
+    # never the draft, so a save changes nothing in production until published.
+    published_version = models.ForeignKey("WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-updated_at"]
@@ -171,6 +174,89 @@ class Credential(models.Model):
         from .crypto import decrypt
 
         return decrypt(bytes(self.encrypted_api_key))
+
+
+class Trigger(models.Model):
+    """A way for the outside world to start runs of a workflow's published
+    version: a webhook URL, a schedule, or an MCP tool. `config` holds the
+    type's settings (see editor/triggers.py); secrets live in their own
+    encrypted column and are never serialized back."""
+
+    class Type(models.TextChoices):
+        WEBHOOK = "webhook"
+        SCHEDULE = "schedule"
+        MCP = "mcp"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="triggers")
+    type = models.CharField(max_length=10, choices=Type.choices)
+    enabled = models.BooleanField(default=True)
+    config = models.JSONField(default=dict)
+    # Webhooks: the URL's token (the credential; unique, unguessable) and the signing secret.
+    token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    encrypted_secret = models.BinaryField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def set_secret(self, secret: str | None) -> None:
+        from .crypto import encrypt
+
+        self.encrypted_secret = encrypt(secret) if secret else None
+
+    def get_secret(self) -> str | None:
+        from .crypto import decrypt
+
+        return decrypt(bytes(self.encrypted_secret)) if self.encrypted_secret else None
+
+
+class TriggerFire(models.Model):
+    """One firing of a trigger, claimed by a unique (trigger, key): a schedule's
+    tick ("tick:<ISO time>") or a webhook's Idempotency-Key ("idem:<key>").
+    Whoever inserts the row starts the run; everyone else sees it exists —
+    which is what makes a tick fire once however many beat or worker
+    processes race for it, and a retried webhook call start no second run."""
+
+    trigger = models.ForeignKey(Trigger, on_delete=models.CASCADE, related_name="fires")
+    key = models.CharField(max_length=300)
+    run_id_ref = models.BigIntegerField(null=True, blank=True)  # the run it started (a plain id: runs belong to the engine)
+    error = models.TextField(blank=True, default="")  # why no run started (e.g. nothing published)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["trigger", "key"], name="one_fire_per_key")]
+
+
+class ToolServer(models.Model):
+    """A team's MCP server (streamable HTTP only) whose tools agent nodes may
+    call as "mcp:<name>/<tool>". Headers (e.g. Authorization) are encrypted
+    like credentials and never serialized back."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="tool_servers")
+    name = models.CharField(max_length=60)
+    url = models.URLField(max_length=500)
+    encrypted_headers = models.BinaryField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_tool_server_name")]
+
+    def set_headers(self, headers: dict[str, str] | None) -> None:
+        import json
+
+        from .crypto import encrypt
+
+        self.encrypted_headers = encrypt(json.dumps(headers)) if headers else None
+
+    def get_headers(self) -> dict[str, str]:
+        import json
+
+        from .crypto import decrypt
+
+        return json.loads(decrypt(bytes(self.encrypted_headers))) if self.encrypted_headers else {}
 
 
 # The engine owns what it executes and records; the editor reads them.

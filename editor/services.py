@@ -229,7 +229,8 @@ def copy_workflow(workflow: Workflow, *, user, target: Team, name: str | None = 
 
 
 def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, graph: dict[str, Any], team: Team | None,
-              user, run_input: Any, trigger: str, conversation=None, parent: dict[str, Any] | None = None) -> Run:
+              user, run_input: Any, trigger: str, conversation=None, parent: dict[str, Any] | None = None,
+              trigger_ref: int | None = None) -> Run:
     if not isinstance(run_input, dict):
         raise ServiceError(f"input: must be a JSON object of the workflow's inputs, not {type(run_input).__name__}")
     problems = validate_input(graph, run_input)
@@ -242,6 +243,7 @@ def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, gra
             workflow=workflow, version=version, graph=graph, team=team, input=run_input,
             triggered_by=user if user and user.is_authenticated else None, trigger=trigger, conversation=conversation,
             **(parent or {}),
+            **({"trigger_ref": trigger_ref} if trigger_ref is not None else {}),
         )
         if trigger not in UNLOGGED_TRIGGERS and team is not None:
             what = f"{workflow.name} v{version.number}" if workflow is not None and version is not None else "a workflow file"

@@ -43,7 +43,9 @@ class Run(models.Model):
     output = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)  # {"message", "node"?, "reason"}
     triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    trigger = models.CharField(max_length=20, default="api")  # api | ui | cli
+    trigger = models.CharField(max_length=20, default="api", db_index=True)  # manual | api | cli | webhook | schedule | mcp | …
+    # The id of the product's trigger (webhook, schedule, MCP) that started the run, if one did.
+    trigger_ref = models.BigIntegerField(null=True, blank=True)
     tokens = models.PositiveIntegerField(default=0)
     cost_usd = models.FloatField(default=0.0)
     steps_count = models.PositiveIntegerField(default=0)

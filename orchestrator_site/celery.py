@@ -9,7 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
 
 app = Celery("orchestrator")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["engine"])
+app.autodiscover_tasks(["engine", "editor"])
 
 
 @app.task(name="orchestrator.echo", ignore_result=True)

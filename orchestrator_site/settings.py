@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "django_celery_beat",
     "editor",
     "engine",
     "evaluation",
@@ -130,7 +131,21 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 # Redis: the broker, the Channels layer and the run event logs. `make run`
 # starts an embedded Redis and sets REDIS_URL when it is unset.
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+def _running_services() -> dict:
+    """Where a running `make run` / `manage.py serve` started its embedded
+    services (it writes var/services.json and removes it on exit): any other
+    `manage.py` command beside it (runworkflow …) talks to the same Redis."""
+    import json
+
+    try:
+        services = json.loads((BASE_DIR / "var" / "services.json").read_text())
+        os.kill(int(services["pid"]), 0)  # the file of a serve that died is ignored
+        return services
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+REDIS_URL = os.environ.get("REDIS_URL") or _running_services().get("redis_url") or "redis://127.0.0.1:6379/0"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -141,6 +156,15 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Celery beat reads its schedule from the database (django-celery-beat); the
+# one entry that matters is the schedule sweep, see editor/triggers.py.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Triggers (README "Calling workflows from outside").
+WEBHOOK_MAX_BODY_BYTES = int(os.environ.get("WEBHOOK_MAX_BODY_BYTES", str(1024 * 1024)))
+WEBHOOK_RATE_LIMIT_PER_MIN = int(os.environ.get("WEBHOOK_RATE_LIMIT_PER_MIN", "30000"))
+SCHEDULE_SWEEP_S = float(os.environ.get("SCHEDULE_SWEEP_S", "1"))
+SCHEDULE_GRACE_S = float(os.environ.get("SCHEDULE_GRACE_S", "60"))
+MCP_TOOLS_CACHE_S = float(os.environ.get("MCP_TOOLS_CACHE_S", "30"))
 
 CHANNEL_LAYERS = {
     "default": {

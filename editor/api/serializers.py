@@ -40,7 +40,14 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Workflow
-        fields = ["id", "name", "description", "team", "team_name", "version", "graph", "template_slug", "created_at", "updated_at", "last_run"]
+        fields = ["id", "name", "description", "team", "team_name", "version", "published_version", "graph", "template_slug",
+                  "created_at", "updated_at", "last_run"]
+
+    published_version = serializers.SerializerMethodField()
+
+    def get_published_version(self, workflow: Workflow) -> int | None:
+        """The number of the version every trigger runs, or null when nothing is published."""
+        return workflow.published_version.number if workflow.published_version_id else None
 
     def _latest(self, workflow: Workflow) -> WorkflowVersion | None:
         cache = self.context.setdefault("_latest", {})
@@ -101,6 +108,7 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class RunSummarySerializer(serializers.ModelSerializer):
+    trigger_id = serializers.SerializerMethodField()
     usage = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
     triggered_by = serializers.SerializerMethodField()
@@ -110,11 +118,15 @@ class RunSummarySerializer(serializers.ModelSerializer):
         model = Run
         fields = [
             "id", "workflow", "version", "status", "input", "output", "error", "usage", "demo",
-            "trigger", "triggered_by", "parent_run", "created_at", "started_at", "finished_at",
+            "trigger", "trigger_id", "triggered_by", "parent_run", "created_at", "started_at", "finished_at",
         ]
 
     def get_usage(self, run: Run) -> dict[str, Any]:
         return usage_of(run)
+
+    def get_trigger_id(self, run: Run) -> int | None:
+        """The webhook, schedule or MCP trigger that started the run."""
+        return run.trigger_ref
 
     def get_version(self, run: Run) -> int | None:
         return run.version.number if run.version_id else None

@@ -64,6 +64,7 @@ RUN_PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description="runs per page, 1–500 (default 100); GET only"),
     OpenApiParameter("before", int, description="only runs older than this run id: the `X-Next-Before` header of the previous page"),
     OpenApiParameter("status", str, enum=["queued", "running", "waiting", "succeeded", "failed", "cancelled"]),
+    OpenApiParameter("trigger", str, description="only runs started by this trigger type: manual, api, webhook, schedule, mcp, …"),
 ]
 
 
@@ -80,6 +81,9 @@ def _run_page(request, runs):
         if status_filter not in Run.Status.values:
             raise ValidationError({"status": [f"must be one of {', '.join(Run.Status.values)}, not {status_filter!r}"]})
         runs = runs.filter(status=status_filter)
+    trigger_filter = params.get("trigger")
+    if trigger_filter:
+        runs = runs.filter(trigger=trigger_filter[:20])  # manual, api, webhook, schedule, mcp, …
     if before is not None:
         runs = runs.filter(pk__lt=before)
     page = list(runs.order_by("-pk")[: limit + 1])
@@ -129,7 +133,7 @@ class WorkflowViewSet(viewsets.ViewSet):
 
     @extend_schema(responses=WorkflowSerializer(many=True))
     def list(self, request):
-        workflows = access.workflows_of(request.user).select_related("team")
+        workflows = access.workflows_of(request.user).select_related("team", "published_version")
         return Response(WorkflowSerializer(workflows, many=True, context={"request": request, "omit_graph": True}).data)
 
     @extend_schema(request=WorkflowWriteSerializer, responses={201: WorkflowSerializer})

@@ -18,7 +18,7 @@ export interface WorkflowVersion {
 }
 
 export function startRun(workflowId: number, input: Record<string, unknown>): Promise<StartedRun> {
-  return api.post<StartedRun>(`/api/workflows/${workflowId}/runs/`, { input });
+  return api.post<StartedRun>(`/api/workflows/${workflowId}/runs/?trigger=manual`, { input });
 }
 
 /** Runs per page of the run history (the API's default page). */
