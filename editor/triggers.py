@@ -257,36 +257,53 @@ def latest_due_tick(config: dict[str, Any], anchor: datetime, now: datetime) -> 
     return anchor + timedelta(seconds=every * k) if k >= 1 else None
 
 
+def due_ticks(config: dict[str, Any], anchor: datetime, now: datetime, grace: timedelta, limit: int = 100) -> list[datetime]:
+    """The ticks at or before `now` that are less than `grace` late, oldest first."""
+    ticks: list[datetime] = []
+    tick = latest_due_tick(config, anchor, now)
+    while tick is not None and now - tick <= grace and len(ticks) < limit:
+        ticks.append(tick)
+        tick = latest_due_tick(config, anchor, tick - timedelta(microseconds=1))
+    return ticks[::-1]
+
+
 def fire_due_schedules(now: datetime | None = None) -> list[int]:
     """Start the run of every schedule tick that is due and not yet claimed;
     return the run ids started here. Called by the sweep task that Celery
     beat sends every SCHEDULE_SWEEP_S: two beats, or two workers running the
     sweep at once, race for the same (trigger, tick) row and one wins.
 
-    Only the latest due tick of a trigger is considered, and only while it is
-    less than SCHEDULE_GRACE_S late: ticks missed while everything was down
-    are skipped, not replayed in a burst."""
+    Ticks less than SCHEDULE_GRACE_S late are fired, each once (a sweep that
+    waited in the queue, a worker restart); ticks missed for longer (while
+    everything was down) are skipped, not replayed in a burst: the schedule
+    goes on at its next tick."""
     now = now or timezone.now()
     grace = timedelta(seconds=settings.SCHEDULE_GRACE_S)
     started = []
     for trigger in Trigger.objects.filter(type=Trigger.Type.SCHEDULE, enabled=True).select_related("workflow__published_version", "workflow__team"):
-        tick = latest_due_tick(trigger.config, trigger.created_at, now)
-        if tick is None or now - tick > grace:
-            continue
-        key = "tick:" + tick.isoformat()
-        try:
-            with transaction.atomic():
-                fire = TriggerFire.objects.create(trigger=trigger, key=key, created_at=now)
-        except IntegrityError:
-            continue  # another process claimed this tick
-        try:
-            run = start_published_run(trigger, dict(trigger.config.get("input") or {}))
-        except ServiceError as exc:
-            TriggerFire.objects.filter(pk=fire.pk).update(error=exc.message)
-            continue
-        TriggerFire.objects.filter(pk=fire.pk).update(run_id_ref=run.pk)
-        started.append(run.pk)
+        for tick in due_ticks(trigger.config, trigger.created_at, now, grace):
+            run_id = _fire_tick(trigger, tick, now)
+            if run_id is not None:
+                started.append(run_id)
     return started
+
+
+def _fire_tick(trigger: Trigger, tick: datetime, now: datetime) -> int | None:
+    key = "tick:" + tick.isoformat()
+    if TriggerFire.objects.filter(trigger=trigger, key=key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            fire = TriggerFire.objects.create(trigger=trigger, key=key, created_at=now)
+    except IntegrityError:
+        return None  # another process claimed this tick
+    try:
+        run = start_published_run(trigger, dict(trigger.config.get("input") or {}))
+    except ServiceError as exc:
+        TriggerFire.objects.filter(pk=fire.pk).update(error=exc.message)
+        return None
+    TriggerFire.objects.filter(pk=fire.pk).update(run_id_ref=run.pk)
+    return run.pk
 
 
 def ensure_sweep_task() -> None:

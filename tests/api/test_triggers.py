@@ -143,7 +143,7 @@ def test_webhook_answers_with_the_output_of_the_published_version(published):
     run = Run.objects.get(pk=data["run"])
     assert run.version.number == 1 and run.trigger == "webhook"
     history = alice.get(f"/api/workflows/{workflow.pk}/runs/?trigger=webhook").json()
-    assert [r["id"] for r in history] == [run.pk]
+    assert [r["id"] for r in history] == [run.pk] and history[0]["trigger_id"] == hook["id"]
     assert alice.get(f"/api/workflows/{workflow.pk}/runs/?trigger=schedule").json() == []
 
 

@@ -1,7 +1,12 @@
 """`manage.py serve`: everything `make run` starts, in one process group.
 
-An embedded Redis when REDIS_URL is unset, a Celery worker, and daphne. One
-Ctrl-C stops all of them."""
+An embedded Redis when REDIS_URL is unset, a Celery worker, Celery beat (the
+database scheduler of django-celery-beat, which sends the schedule sweep),
+and daphne. One Ctrl-C stops all of them.
+
+Where the embedded services listen is written to var/services.json (removed
+on exit), so any other `manage.py` command started beside it — runworkflow,
+shell — talks to the same Redis (orchestrator_site/settings.py reads it)."""
 from __future__ import annotations
 
 import os
@@ -24,10 +29,11 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "16")),
                             help="Threads of the Celery worker: how many runs it advances at once.")
+        parser.add_argument("--no-beat", action="store_true", help="Start no Celery beat (another host runs one).")
         parser.add_argument("--web", type=int, default=int(os.environ.get("WEB_PROCESSES", "1")),
                             help="daphne processes sharing the port (one core each at most).")
 
-    def handle(self, *args, host: str, port: int, workers: int, web: int, **options):
+    def handle(self, *args, host: str, port: int, workers: int, web: int, no_beat: bool = False, **options):
         env = dict(os.environ)
         redis = None
         if not env.get("REDIS_URL"):
@@ -40,6 +46,14 @@ class Command(BaseCommand):
                               "-l", "warning", "-n", f"worker-{os.getpid()}@%h"], env=env),
             *start_web(host, port, web, env),
         ]
+        if not no_beat:
+            from editor.triggers import ensure_sweep_task
+
+            ensure_sweep_task()
+            # Several beats (one per host) are safe: each tick is claimed once in the database.
+            children.append(subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "beat", "-l", "warning",
+                                              "--pidfile=", "-s", os.devnull], env=env))
+        services_file = _write_services(env["REDIS_URL"], f"http://{host}:{port}/")
         self.stdout.write(self.style.SUCCESS(f"Orchestrator is at http://{host}:{port}/  (Ctrl-C stops everything)"))
         stopping = False
 
@@ -65,6 +79,18 @@ class Command(BaseCommand):
                     child.wait(10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+            services_file.unlink(missing_ok=True)
             if redis:
                 redis.stop()
             self.stdout.write("stopped")
+
+
+def _write_services(redis_url: str, web_url: str):
+    import json
+
+    from django.conf import settings
+
+    path = settings.BASE_DIR / "var" / "services.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), "redis_url": redis_url, "web_url": web_url}))
+    return path
