@@ -12,12 +12,22 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from editor.mcp_server import application as mcp_application  # noqa: E402
 from editor.routing import websocket_urlpatterns  # noqa: E402
 from editor.ws_auth import TokenAuthMiddleware  # noqa: E402
 
+
+
+async def http_application(scope, receive, send):
+    """/mcp/ is the MCP server (editor/mcp_server.py); everything else is Django."""
+    if scope["path"] in ("/mcp", "/mcp/"):
+        return await mcp_application(scope, receive, send)
+    return await django_asgi_app(scope, receive, send)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
