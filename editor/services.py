@@ -13,7 +13,7 @@ from django.utils import timezone
 from engine import events
 from engine.graph import GraphError, validate
 from engine.runner import validate_input
-from engine.streaming import reset_run_log
+from engine.streaming import reset_run_log, seed_run_log
 
 from . import activity
 from .models import Membership, Run, Step, Team, Workflow, WorkflowVersion
@@ -290,45 +290,100 @@ def _downstream_of(graph, node: str) -> set[str]:
     return seen
 
 
-def rerun_from(run: Run, *, from_node: str, user, run_input: Any = None) -> Run:
-    """A new run of the same version that reuses the old run's recorded outputs
-    for every node not downstream of `from_node`: those steps are copied in
-    (in their recorded order), and the engine's replay resumes from there."""
+# What a node does, for deciding whether its recorded output can be reused:
+# everything but where it is drawn and what it is called.
+_LOOKS_ONLY = {"position", "name", "width", "height"}
+
+
+def _changed_nodes(old: dict, new: dict) -> set[str]:
+    """Nodes of `new` that are not the same as in `old`: added, a different
+    type or config (retry, cache, pin...), or fed by different edges."""
+    def nodes(doc):
+        return {n["id"]: {k: v for k, v in n.items() if k not in _LOOKS_ONLY} for n in doc.get("nodes", [])}
+
+    def inputs(doc):
+        fed: dict[str, set] = {}
+        for e in doc.get("edges", []):
+            fed.setdefault(e["target"], set()).add((e["source"], e.get("source_port"), e.get("target_port")))
+        return fed
+
+    before, after = nodes(old), nodes(new)
+    fed_before, fed_after = inputs(old), inputs(new)
+    return {nid for nid, node in after.items() if before.get(nid) != node or fed_before.get(nid, set()) != fed_after.get(nid, set())}
+
+
+def _version_to_run(run: Run, version: Any) -> WorkflowVersion | None:
+    """The version a re-run runs: the one asked for (a number, or "latest"), else the run's own."""
+    if version is None:
+        return run.version
+    if run.workflow_id is None:
+        raise ServiceError(f"version: run {run.pk} has no saved workflow (a headless run), so it has no versions to choose from", field="version")
+    versions = WorkflowVersion.objects.filter(workflow_id=run.workflow_id)
+    if version == "latest":
+        chosen = versions.order_by("-number").first()
+    elif isinstance(version, int) and not isinstance(version, bool):
+        chosen = versions.filter(number=version).first()
+    else:
+        raise ServiceError(f'version: a version number of the workflow or "latest", not {version!r}', field="version")
+    if chosen is None:
+        raise ServiceError(f"version: workflow {run.workflow_id} has no version {version}", field="version")
+    return chosen
+
+
+def rerun_from(run: Run, *, from_node: str, user, run_input: Any = None, version: Any = None) -> Run:
+    """A new run that runs `from_node` and everything after it again, on the
+    run's version or the `version` asked for (the graph the user is looking
+    at), and reuses the old run's recorded outputs for every other node whose
+    config and inputs did not change between the two graphs: those steps are
+    copied in (in their recorded order, marked reused "rerun", with no tokens
+    or cost, which the old run already paid), and the engine's replay resumes
+    from there. The new run records which run it re-ran and from which node."""
     from engine.graph import InvalidWorkflow, load
     from engine.tasks import advance_run
 
+    from .api.serializers import step_as_event
     from .models import Step
 
     if not run.is_finished:
         raise ServiceError(f"run {run.pk} is still {run.status}; wait for it to finish (or cancel it) before re-running from a step", status=409)
+    target = _version_to_run(run, version)
+    doc = target.graph if version is not None and target is not None else run.graph
     try:
-        graph = load(run.graph)
+        graph = load(doc)
     except InvalidWorkflow as exc:
         raise ServiceError(f"run {run.pk}'s workflow no longer loads: {exc}") from exc
     if from_node not in graph.nodes:
-        raise ServiceError(f"from_node: run {run.pk}'s workflow has no node '{from_node}'", field="from_node")
+        where = f"version {target.number}" if version is not None and target is not None else f"run {run.pk}'s workflow"
+        raise ServiceError(f"from_node: {where} has no node '{from_node}'", field="from_node")
     if run_input is None:
         run_input = run.input
     elif not isinstance(run_input, dict):
         raise ServiceError(f"input: must be a JSON object of the workflow's inputs, not {type(run_input).__name__}")
-    problems = validate_input(run.graph, run_input)
+    problems = validate_input(doc, run_input)
     if problems:
         raise ServiceError("; ".join(problems), fields=problems)
-    redo = _downstream_of(graph, from_node)
-    kept = [s for s in run.steps.filter(status=Step.Status.SUCCEEDED).order_by("seq", "id") if s.node_id not in redo]
+    redo: set[str] = set()
+    for start in {from_node} | _changed_nodes(run.graph, doc):
+        if start not in redo:
+            redo |= _downstream_of(graph, start)
+    kept = [s for s in run.steps.filter(status=Step.Status.SUCCEEDED).order_by("seq", "id")
+            if s.node_id not in redo and s.node_id in graph.nodes]
     with transaction.atomic():
         new = Run.objects.create(
-            workflow=run.workflow, version=run.version, graph=run.graph, team=run.team, input=run_input,
+            workflow=run.workflow, version=target, graph=doc, team=run.team, input=run_input,
             triggered_by=user if user and user.is_authenticated else None, trigger="rerun",
+            rerun_of=run, from_node=from_node,
         )
         reset_run_log(new.pk)
-        Step.objects.bulk_create([
+        copies = Step.objects.bulk_create([
             Step(run=new, node_id=s.node_id, key=s.key, seq=seq, node_type=s.node_type, status=s.status, ports=s.ports,
-                 input=s.input, output=s.output, set_vars=s.set_vars, attempts=s.attempts, tokens_in=s.tokens_in,
-                 tokens_out=s.tokens_out, cost_usd=s.cost_usd, model=s.model, demo=s.demo, executor=s.executor,
+                 input=s.input, output=s.output, set_vars=s.set_vars, attempts=s.attempts, tokens_in=0,
+                 tokens_out=0, cost_usd=0.0, model=s.model, demo=s.demo, executor=s.executor, reused="rerun",
                  started_at=s.started_at, finished_at=s.finished_at)
             for seq, s in enumerate(kept, start=1)
         ])
+        # The browser that opens the new run sees the reused steps at once.
+        seed_run_log(new.pk, [step_as_event(s) for s in copies])
         transaction.on_commit(lambda: advance_run.delay(new.pk))
     return new
 

@@ -56,6 +56,9 @@ class Run(models.Model):
     parent_key = models.CharField(max_length=400, blank=True, default="")
     depth = models.PositiveSmallIntegerField(default=0)
     conversation = models.ForeignKey("editor.Conversation", null=True, blank=True, on_delete=models.CASCADE, related_name="runs")
+    # A re-run from a node: the run it re-ran and the node it re-ran from (its upstream steps were reused).
+    rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
+    from_node = models.CharField(max_length=120, blank=True, default="")
     parked_at = models.DateTimeField(null=True, blank=True)  # since when it waits for a person
     parked_s = models.FloatField(default=0.0)  # time spent waiting for people, not counted against timeout_s
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -105,7 +108,7 @@ class Step(models.Model):
     demo = models.BooleanField(default=False)  # answered by the offline demo model
     executor = models.CharField(max_length=200, blank=True, default="")  # which worker executed it
     cache_key = models.CharField(max_length=64, blank=True, default="", db_index=True)  # for nodes with `cache: true`
-    reused = models.CharField(max_length=10, blank=True, default="")  # "cache" or "pin": not executed, output reused
+    reused = models.CharField(max_length=10, blank=True, default="")  # "cache", "pin" or "rerun": not executed, output reused
     answer = models.JSONField(null=True, blank=True)  # a person's answer to a human step: {decision, answer, by, at, comment}
     deadline = models.DateTimeField(null=True, blank=True)  # a human step's timeout
     started_at = models.DateTimeField(null=True, blank=True)

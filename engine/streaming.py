@@ -159,6 +159,16 @@ def reset_run_log(run_id: int) -> None:
     redis_client.client().delete(events.log_key(run_id), events.seq_key(run_id), results_key(run_id))
 
 
+def seed_run_log(run_id: int, run_events: list[dict[str, Any]]) -> None:
+    """Start a new run's log with events of steps it did not execute (a
+    re-run's reused steps), numbered as the engine numbers its own; called
+    before the run is queued, so nobody is listening yet."""
+    if run_events:
+        script = redis_client.client().register_script(_APPEND_SCRIPT)
+        script(keys=[events.seq_key(run_id), events.log_key(run_id)],
+               args=[LOG_TTL_S, *(json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events)])
+
+
 async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
     """The run's published events with seq > after, in order."""
     raw = await redis_client.async_client().lrange(events.log_key(run_id), 0, -1)

@@ -76,6 +76,8 @@ def usage_of(run: Run) -> dict[str, Any]:
 
 class StepSerializer(serializers.ModelSerializer):
     usage = serializers.SerializerMethodField()
+    reused = serializers.SerializerMethodField()
+    reused_from = serializers.SerializerMethodField()
     duration_ms = serializers.SerializerMethodField()
     child_run = serializers.SerializerMethodField()
 
@@ -83,7 +85,7 @@ class StepSerializer(serializers.ModelSerializer):
         model = Step
         fields = [
             "node_id", "key", "node_type", "status", "ports", "input", "output", "error", "attempts",
-            "usage", "model", "demo", "executor", "reused", "answer", "deadline", "started_at", "finished_at", "duration_ms", "seq",
+            "usage", "model", "demo", "executor", "reused", "reused_from", "answer", "deadline", "started_at", "finished_at", "duration_ms", "seq",
             "child_run",
         ]
 
@@ -97,6 +99,14 @@ class StepSerializer(serializers.ModelSerializer):
             return None
         return {"id": child.pk, "status": child.status, "workflow": child.workflow_id,
                 "steps": StepSerializer(child.steps.all(), many=True).data}
+
+    def get_reused(self, step: Step) -> bool:
+        """True when the step did not execute: its output came from the cache, a pin, or the run it re-ran."""
+        return bool(step.reused)
+
+    def get_reused_from(self, step: Step) -> str | None:
+        """"cache", "pin" or "rerun" for a reused step, else null."""
+        return step.reused or None
 
     def get_usage(self, step: Step) -> dict[str, Any]:
         return {"tokens_in": step.tokens_in, "tokens_out": step.tokens_out, "cost_usd": round(step.cost_usd, 6)}
@@ -118,7 +128,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
         model = Run
         fields = [
             "id", "workflow", "version", "status", "input", "output", "error", "usage", "demo",
-            "trigger", "trigger_id", "triggered_by", "parent_run", "created_at", "started_at", "finished_at",
+            "trigger", "trigger_id", "triggered_by", "parent_run", "rerun_of", "from_node", "created_at", "started_at", "finished_at",
         ]
 
     def get_usage(self, run: Run) -> dict[str, Any]:
@@ -221,7 +231,7 @@ def step_as_event(step: Step) -> dict[str, Any]:
             events.STEP_FINISHED, step.run_id, **base, node_type=step.node_type, status="succeeded", input=step.input,
             output=step.output, ports=step.ports,
             usage={"tokens_in": step.tokens_in, "tokens_out": step.tokens_out, "cost_usd": step.cost_usd},
-            model=step.model, demo=step.demo, attempts=step.attempts,
+            model=step.model, demo=step.demo, attempts=step.attempts, reused=step.reused or None,
             duration_ms=StepSerializer().get_duration_ms(step),
         )
     if step.status == Step.Status.FAILED:

@@ -374,12 +374,13 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
-        request={"application/json": {"type": "object", "properties": {"from_node": {"type": "string"}, "input": {"type": "object"}}, "required": ["from_node"]}},
+        request={"application/json": {"type": "object", "properties": {"from_node": {"type": "string"}, "version": {"oneOf": [{"type": "integer"}, {"const": "latest"}]}, "input": {"type": "object"}}, "required": ["from_node"]}},
         responses={201: RunSummarySerializer},
     )
     @action(detail=True, methods=["post"])
     def rerun(self, request, pk=None):
-        """A new run reusing this run's recorded outputs upstream of `from_node`, re-running it and everything after it."""
+        """A new run of `version` (default: this run's) reusing this run's recorded outputs for the nodes upstream of
+        `from_node` whose config did not change, re-running `from_node`, every changed node and everything after them."""
         run = self.get_object()
         _require_write(request, run.team_id)
         body = request.data if isinstance(request.data, dict) else {}
@@ -387,7 +388,7 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
         if not isinstance(from_node, str) or not from_node:
             return Response({"error": 'from_node: required, the id of the node to re-run from (send {"from_node": "<id>"})'}, status=400)
         try:
-            new = services.rerun_from(run, from_node=from_node, user=request.user, run_input=body.get("input"))
+            new = services.rerun_from(run, from_node=from_node, user=request.user, run_input=body.get("input"), version=body.get("version"))
         except services.ServiceError as exc:
             return _service_error(exc)
         return Response({"id": new.pk, "status": new.status, "version": new.version.number if new.version else None}, status=status.HTTP_201_CREATED)

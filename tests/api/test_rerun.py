@@ -99,3 +99,61 @@ def test_rerun_rights_viewer_forbidden_outsider_not_found(personas, client_for):
     assert rerun(client_for(personas["carol"]), run, {"from_node": "out"}).status_code == 403
     assert rerun(client_for(personas["mallory"]), run, {"from_node": "out"}).status_code == 404
     assert not Run.objects.exclude(pk=run.pk).exists()
+
+
+def save_version(client, workflow_id, graph, base, message):
+    r = client.put(f"/api/workflows/{workflow_id}/", {"graph": graph, "base_version": base, "message": message}, format="json")
+    assert r.status_code == 200, r.data
+    return r.data["version"]
+
+
+def with_prompt(graph, node, prompt):
+    for n in graph["nodes"]:
+        if n["id"] == node:
+            n["config"]["prompt"] = prompt
+    return graph
+
+
+def test_rerun_of_an_edited_version_runs_the_new_prompt_and_reuses_the_unchanged_upstream(finished_chain, fake_llm, personas, client_for):
+    old = finished_chain
+    client = client_for(personas["alice"])
+    v2 = save_version(client, old.workflow_id, with_prompt(chain_graph(), "polish", "Shorten: {{ nodes.draft.output }}"), 1, "re-run from polish")
+    fake_llm.requests.clear()
+    r = rerun(client, old, {"from_node": "polish", "version": v2})
+    assert r.status_code == 201, r.data
+    assert r.data["version"] == v2
+    new = wait_for_run(r.data["id"])
+    assert new.status == Run.Status.SUCCEEDED, new.error
+    assert len(fake_llm.requests) == 1 and "Shorten:" in str(fake_llm.requests[0])
+    shown = client.get(f"/api/runs/{new.pk}/").json()
+    assert shown["rerun_of"] == old.pk and shown["from_node"] == "polish" and shown["version"] == v2
+    steps = {s["node_id"]: s for s in shown["steps"]}
+    assert steps["polish"]["input"]["prompt"].startswith("Shorten:") and steps["polish"]["reused"] is False
+    assert steps["draft"]["reused"] is True and steps["draft"]["reused_from"] == "rerun"
+    assert steps["draft"]["usage"]["tokens_in"] == 0 and steps["draft"]["usage"]["cost_usd"] == 0
+    # The totals count only what this run executed: polish once, not draft again.
+    polish = new.steps.get(node_id="polish")
+    assert new.tokens == polish.tokens_in + polish.tokens_out > 0
+    assert new.tokens < old.tokens
+
+
+def test_rerun_runs_again_an_upstream_node_whose_config_changed(finished_chain, fake_llm, personas, client_for):
+    old = finished_chain
+    client = client_for(personas["alice"])
+    v2 = save_version(client, old.workflow_id, with_prompt(chain_graph(), "draft", "Draft a haiku about {{ input.topic }}"), 1, "new draft")
+    fake_llm.requests.clear()
+    r = rerun(client, old, {"from_node": "polish", "version": "latest"})
+    assert r.status_code == 201, r.data
+    new = wait_for_run(r.data["id"])
+    assert new.status == Run.Status.SUCCEEDED, new.error
+    assert len(fake_llm.requests) == 2  # draft changed: it is not reused
+    assert new.steps.get(node_id="draft").reused == ""
+    assert new.steps.get(node_id="start").reused == "rerun"
+
+
+def test_rerun_of_a_version_that_does_not_exist_is_refused_naming_it(finished_chain, personas, client_for):
+    client = client_for(personas["alice"])
+    r = rerun(client, finished_chain, {"from_node": "polish", "version": 99})
+    assert r.status_code == 400 and "version" in r.data["error"] and "99" in r.data["error"]
+    r = rerun(client, finished_chain, {"from_node": "polish", "version": "v2"})
+    assert r.status_code == 400 and "version" in r.data["error"]

@@ -96,8 +96,9 @@ export function importWorkflow(doc: unknown): Promise<SavedWorkflow> {
   return api.post<SavedWorkflow>("/api/workflows/import/", doc);
 }
 
-export function rerunFrom(runId: number, fromNode: string): Promise<StartedRun> {
-  return api.post<StartedRun>(`/api/runs/${runId}/rerun/`, { from_node: fromNode });
+/** Re-run from a node on `version` (default: the run's own), reusing unchanged upstream outputs. */
+export function rerunFrom(runId: number, fromNode: string, version?: number | null): Promise<StartedRun> {
+  return api.post<StartedRun>(`/api/runs/${runId}/rerun/`, version == null ? { from_node: fromNode } : { from_node: fromNode, version });
 }
 
 export interface StepRecord {

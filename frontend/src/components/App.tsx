@@ -57,7 +57,6 @@ function Editor({ boot }: { boot: Boot }) {
 
   const d = useDocument(workflow, types, setNotice);
   const { doc, dirty, savedDoc, savedVersion, wfId, history, edit } = d;
-  const persist = usePersistence(workflow, d, setNotice);
   const { validation, validationError, nodeProblems, edgeProblems, generalProblems, valid } = useValidation(doc);
 
   // ---- panels
@@ -69,6 +68,8 @@ function Editor({ boot }: { boot: Boot }) {
   const rv = useRunView({ initialRunId: boot.runId, wfId, savedVersion, setRightTab, setNotice });
   const { run, runId, nodeRuns, runActive, runVersion, otherVersion, pick, setPick, setFollowing, openNode, openRun } = rv;
   const pickOne = useCallback((node: string) => setPick({ node, key: null }), [setPick]);
+  // A new version saved: the editor shows it, not the open run's older version read-only.
+  const persist = usePersistence(workflow, d, setNotice, useCallback(() => rv.setShowRunVersion(false), [rv.setShowRunVersion]));
   const sel = useSelection(pickOne);
   const { selection, setSelection } = sel;
   const canvas = useRef<CanvasApi | null>(null);
@@ -90,6 +91,22 @@ function Editor({ boot }: { boot: Boot }) {
       return node ? displayName(node) : id;
     },
     [shownDoc],
+  );
+
+  // ---- re-run from a node: on the graph the user is looking at. A draft is
+  // saved first as a version (so the run is reproducible), a past run's own
+  // version shown on the canvas is re-run as it is.
+  const rerunHere = useCallback(
+    async (node: string) => {
+      let version: number | null = savedVersion;
+      if (otherVersion) version = runVersion;
+      else if (dirty) {
+        version = await persist.save(doc, savedVersion, persist.saveMessage || `Re-run from ${nodeName(node)}`);
+        if (version == null) return; // not saved: the notice says why
+      }
+      await rv.rerun(node, version);
+    },
+    [savedVersion, otherVersion, runVersion, dirty, persist, doc, nodeName, rv],
   );
 
   // ---- edits and the keyboard
@@ -281,12 +298,15 @@ function Editor({ boot }: { boot: Boot }) {
           team={workflow.team}
           shownDoc={shownDoc}
           nodeName={nodeName}
+          onRerun={rerunHere}
           onRenamed={(to) => {
             setSelection(new Set([to]));
             setPick({ node: to, key: null });
           }}
           onShowDiff={(diff, graph) => setDiffView(diff && graph ? { diff, graph } : null)}
           onRestore={(number, graph) => {
+            if (!window.confirm(`Restore version ${number}? It is saved as a new version${dirty ? "; your unsaved changes stay in the undo history" : ""}.`)) return;
+            setDiffView(null); // back to editing: the canvas shows the restored graph
             edit(() => graph);
             void persist.save(graph, savedVersion, `Restored version ${number}`);
           }}

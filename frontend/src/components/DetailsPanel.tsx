@@ -38,6 +38,7 @@ export function DetailsPanel(props: {
   team: number | undefined;
   shownDoc: WorkflowDoc;
   nodeName: (id: string) => string;
+  onRerun: (node: string) => void;
   onRenamed: (to: string) => void;
   onShowDiff: (diff: DocDiff | null, graph: WorkflowDoc | null) => void;
   onRestore: (number: number, graph: WorkflowDoc) => void;
@@ -105,7 +106,7 @@ export function DetailsPanel(props: {
             onSelectNode={rv.openNode}
             onSelectKey={rv.selectKey}
             onFollow={rv.toggleFollow}
-            onRerun={canEdit && runId != null && isRunFinished(run.status) ? rv.rerun : undefined}
+            onRerun={canEdit && runId != null && isRunFinished(run.status) ? props.onRerun : undefined}
           />
         </>
       )}

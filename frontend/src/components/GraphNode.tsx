@@ -180,6 +180,10 @@ function NodeBadges({ run, data }: { run: NodeRun | undefined; data: StepFlowNod
     });
     if (failed) badges.push({ key: "failed", text: `✕ ${failed}`, title: `${failed} items failed`, tone: "danger" });
   }
+  if (latest?.reused) {
+    const why = latest.reused === "rerun" ? "reused from the run this one re-ran" : latest.reused === "pin" ? "its pinned output" : "reused from the cache";
+    badges.push({ key: "reused", text: latest.reused === "pin" ? "pinned" : "reused", title: `Not executed: ${why} (no tokens, no cost)` });
+  }
   if (latest && latest.attempt > 1) {
     badges.push({ key: "attempt", text: `try ${latest.attempt}`, title: `Attempt ${latest.attempt}`, tone: "warn" });
   }

@@ -73,7 +73,7 @@ export function StepInspector({ nodes, types, run, nodeId, stepKey, following, o
           <strong>{displayName(node)}</strong>
           <code className="muted">{node.id}</code>
           {onRerun && desc?.executable !== false && (
-            <button type="button" className="small" onClick={() => onRerun(node.id)} title="A new run that reuses every recorded output upstream of this node and runs it and everything after it again" data-testid="rerun-from">
+            <button type="button" className="small" onClick={() => onRerun(node.id)} title="A new run of the graph on the canvas (unsaved changes are saved as a version first) that reuses the recorded outputs upstream of this node whose settings did not change, and runs it and everything after it again" data-testid="rerun-from">
               ↻ Re-run from here
             </button>
           )}
@@ -125,6 +125,11 @@ function StepDetails({ step, run }: { step: StepState; run: RunState }) {
           {describeKey(step.key)}
         </span>
         {step.demo && <DemoBadge />}
+        {step.reused && (
+          <span className="chip" data-testid="step-reused" title="Not executed in this run: its output was reused, no tokens or cost counted">
+            reused{step.reused === "rerun" ? " from the earlier run" : step.reused === "pin" ? " (pinned)" : " (cache)"}
+          </span>
+        )}
       </div>
       <dl className="stats compact">
         <div>

@@ -37,6 +37,9 @@ export function VersionHistory({ workflowId, currentVersion, canEdit, onShowDiff
       .catch((exc) => setError((exc as Error).message));
   }, [workflowId, currentVersion]);
 
+  // A new version (saved, restored): the compare shown belongs to the old list.
+  useEffect(() => setDiff(null), [currentVersion]);
+
   const compare = useCallback(async () => {
     if (workflowId == null || from == null || to == null) return;
     try {

@@ -22,29 +22,34 @@ export interface Conflict {
   message: string;
 }
 
-export function usePersistence(workflow: Boot["workflow"], d: DocumentState, setNotice: SetNotice) {
+/** `onSaved`: a new version was saved (the editor then shows it, whatever run is open). */
+export function usePersistence(workflow: Boot["workflow"], d: DocumentState, setNotice: SetNotice, onSaved?: (version: number) => void) {
   const { doc, savedVersion, wfId, setWfId, setSavedVersion, setSavedDoc, setHistory, draftBase } = d;
   const [saving, setSaving] = useState(false);
   const [saveMessage, setSaveMessage] = useState("");
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const save = useCallback(
-    async (toSave: WorkflowDoc = doc, base: number | null = savedVersion, message = saveMessage) => {
+    async (toSave: WorkflowDoc = doc, base: number | null = savedVersion, message = saveMessage): Promise<number | null> => {
       setSaving(true);
+      let version: number | null = null;
       try {
         if (wfId == null) {
           const created = await createWorkflow({ name: toSave.name, description: toSave.description ?? "", graph: toSave, team: workflow.team, message });
           clearDraft(null);
           setWfId(created.id);
           setSavedVersion(created.version);
+          version = created.version;
           draftBase.current = created.version;
           window.history.replaceState(window.history.state, "", `/workflows/${created.id}/`);
           document.title = `${toSave.name} · Orchestrator`;
         } else {
           const saved = await saveWorkflow(wfId, { graph: toSave, name: toSave.name, description: toSave.description ?? "", message, base_version: base });
           setSavedVersion(saved.version);
+          version = saved.version;
           draftBase.current = saved.version;
           clearDraft(wfId);
         }
+        if (version != null) onSaved?.(version);
         setSavedDoc(toSave);
         setSaveMessage("");
         setNotice({ text: "Saved.", tone: "info" });
@@ -59,8 +64,9 @@ export function usePersistence(workflow: Boot["workflow"], d: DocumentState, set
       } finally {
         setSaving(false);
       }
+      return version;
     },
-    [doc, savedVersion, saveMessage, wfId, workflow.team, setWfId, setSavedVersion, setSavedDoc, draftBase, setNotice],
+    [doc, savedVersion, saveMessage, wfId, workflow.team, setWfId, setSavedVersion, setSavedDoc, draftBase, setNotice, onSaved],
   );
   const saveCopy = useCallback(async () => {
     try {

@@ -124,10 +124,10 @@ export function useRunView(opts: {
     [wfId, openRun],
   );
   const rerun = useCallback(
-    async (node: string) => {
+    async (node: string, version?: number | null) => {
       if (runId == null) return;
       try {
-        const created = await rerunFrom(runId, node);
+        const created = await rerunFrom(runId, node, version);
         openRun({ id: created.id }, { status: created.status, version: created.version }, true);
       } catch (exc) {
         setNotice({ text: `Cannot re-run from ${node}: ${messageOf(exc)}`, tone: "error" });

@@ -64,6 +64,8 @@ export interface StepState {
   usage: StepUsage | null;
   model: string | null;
   demo: boolean;
+  /** Not executed here: "cache", "pin" or "rerun". */
+  reused: string | null;
   durationMs: number | null;
   /** Position in the order steps first appeared. */
   order: number;
@@ -268,6 +270,7 @@ function applyStepEvent(state: RunState, event: StepEvent): void {
       step.usage = event.usage ?? null;
       step.model = event.model || null;
       step.demo = !!event.demo;
+      step.reused = event.reused || null;
       step.attempts = event.attempts ?? step.attempt;
       step.durationMs = event.duration_ms ?? null;
       step.error = null;
@@ -325,6 +328,7 @@ function newStep(node: string, key: string, order: number): StepState {
     usage: null,
     model: null,
     demo: false,
+    reused: null,
     durationMs: null,
     order,
   };

@@ -44,6 +44,9 @@ export interface RunSummary {
   demo?: boolean;
   trigger?: string;
   triggered_by?: string | null;
+  /** A re-run: the run it re-ran, and the node it re-ran from. */
+  rerun_of?: number | null;
+  from_node?: string;
   created_at?: string | null;
   started_at?: string | null;
   finished_at?: string | null;
@@ -118,6 +121,8 @@ export interface StepFinishedEvent extends StepEventBase {
   usage?: StepUsage;
   model?: string;
   demo?: boolean;
+  /** Not executed: "cache", "pin" or "rerun" (copied from the run this one re-ran). */
+  reused?: string | null;
   attempts?: number;
   duration_ms?: number | null;
   run_usage?: RunUsage;

@@ -1,0 +1,67 @@
+"""The loop a prompt engineer lives in, in a real browser: run, change a
+downstream prompt, re-run from that node, and get the new prompt executed with
+the upstream steps reused (and not paid for twice)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from editor import services
+from editor.models import Run
+from tests.conftest import wait_for_run
+
+from .conftest import real_password, shot, sign_in
+from .test_editor import node, open_node, type_in_editor
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def chain():
+    return {"format": "orchestrator.workflow/v1", "name": "Chain",
+            "inputs": {"type": "object", "properties": {"topic": {"type": "string"}}},
+            "nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}},
+                      {"id": "draft", "type": "llm", "position": {"x": 0, "y": 150}, "config": {"prompt": "Draft a line about {{ input.topic }}"}},
+                      {"id": "polish", "type": "llm", "position": {"x": 0, "y": 300}, "config": {"prompt": "Polish: {{ nodes.draft.output }}"}},
+                      {"id": "out", "type": "output", "position": {"x": 0, "y": 450}, "config": {"value": "{{ nodes.polish.output }}"}}],
+            "edges": [{"source": "start", "target": "draft"}, {"source": "draft", "target": "polish"}, {"source": "polish", "target": "out"}]}
+
+
+def test_edit_a_prompt_rerun_from_it_and_upstream_is_reused(page, live_daphne, worker, personas, settings):
+    settings.OPENAI_API_KEY = ""  # the offline demo model answers
+    alice = personas["alice"]
+    real_password(alice, "alice-password")
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=chain())
+    first = services.start_run(workflow=workflow, version=workflow.latest_version, graph=workflow.latest_version.graph,
+                               team=alice.personal_team, user=alice, run_input={"topic": "owls"}, trigger="test")
+    first = wait_for_run(first.pk)
+    assert first.status == Run.Status.SUCCEEDED, first.error
+
+    sign_in(page, live_daphne, "alice", "alice-password")
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/?run={first.pk}")
+    page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=20000)
+    open_node(page, "polish")
+    type_in_editor(page, 0, "Shorten: {{ nodes.draft.output }}")
+    page.get_by_test_id("unsaved").wait_for()
+    page.get_by_role("tab", name="Run").last.click()
+    page.get_by_test_id("rerun-from").click()
+
+    page.wait_for_function(f"() => !new URL(location.href).searchParams.get('run')?.match(/^{first.pk}$/)", timeout=20000)
+    page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=30000)
+    new = Run.objects.exclude(pk=first.pk).get(workflow=workflow)
+    new = wait_for_run(new.pk)
+    assert new.rerun_of_id == first.pk and new.from_node == "polish"
+    assert new.version.number == 2 and new.version.message == "Re-run from polish"
+    assert new.steps.get(node_id="polish").input["prompt"].startswith("Shorten:")
+    assert new.steps.get(node_id="draft").reused == "rerun"
+    # Saved as a version: the editor is not left read-only on an old one.
+    assert not page.get_by_test_id("unsaved").is_visible()
+    # Upstream marked reused on the canvas, the re-run node not.
+    node(page, "draft").get_by_test_id("badge-reused").wait_for()
+    assert node(page, "polish").get_by_test_id("badge-reused").count() == 0
+    # The totals count only what ran again.
+    polish = new.steps.get(node_id="polish")
+    assert new.tokens == polish.tokens_in + polish.tokens_out < first.tokens
+    page.wait_for_function("(n) => (document.querySelector('[data-testid=run-tokens]')?.textContent || '').replace(/\\D/g, '') === String(n)",
+                           arg=new.tokens, timeout=10000)
+    shot(page, "10-rerun-reused")
