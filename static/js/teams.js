@@ -73,7 +73,8 @@
           ROLES.map((r) => el("option", { value: r, selected: r === m.role }, r)))
         : el("span", { text: m.role });
       const actions = [];
-      if (me && !team.personal) actions.push(el("button", { class: "small", onclick: () => {
+      if (me && !team.personal && m.role === "owner" && owners.length === 1) actions.push(el("span", { class: "hint", text: "last owner: make someone else an owner to leave" }));
+      else if (me && !team.personal) actions.push(el("button", { class: "small", onclick: () => {
         if (window.confirm(`Leave ${team.name}?`)) del(`/api/teams/${team.id}/members/${m.user.id}/`).then(() => { current = null; loadTeams().then(render); }).catch((exc) => showError(error, exc));
       } }, "Leave"));
       else if (owner && !me) actions.push(el("button", { class: "small danger", onclick: () => {

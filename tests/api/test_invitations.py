@@ -173,3 +173,16 @@ def test_the_page_says_why_a_used_link_does_not_work(personas, client_for, invit
     page = Client().get(f"/invite/{invitation['token']}/")
 
     assert page.status_code == 410 and b"already used" in page.content
+
+
+def test_with_a_mail_server_an_invitation_naming_an_email_is_also_sent(personas, client_for, settings):
+    from django.core import mail
+
+    settings.EMAIL_ENABLED = True
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+    r = client_for(personas["alice"]).post(inv_url(personas["acme"]), {"role": "viewer", "email": "erin@example.com"}, format="json")
+
+    assert r.status_code == 201 and r.json()["mailed"] is True
+    assert [m.to for m in mail.outbox] == [["erin@example.com"]]
+    assert r.json()["url"] in mail.outbox[0].body and "Acme" in mail.outbox[0].subject
