@@ -2,6 +2,7 @@
 export writes and import reads. Unknown keys are errors; newer formats are refused."""
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 FORMAT_V1 = "orchestrator.workflow/v1"
 FORMAT_PREFIX = "orchestrator.workflow/v"
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Bounds on one document, so that analysing it stays well under a second (README "Resource limits").
+MAX_NODES = int(os.environ.get("WORKFLOW_MAX_NODES", "500"))
+MAX_EDGES = int(os.environ.get("WORKFLOW_MAX_EDGES", "2000"))
 
 
 class _Strict(BaseModel):
@@ -67,5 +71,5 @@ class WorkflowDoc(_Strict):
     description: str = ""
     inputs: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     settings: SettingsDoc = Field(default_factory=SettingsDoc)
-    nodes: list[NodeDoc]
-    edges: list[EdgeDoc] = Field(default_factory=list)
+    nodes: list[NodeDoc] = Field(max_length=MAX_NODES)
+    edges: list[EdgeDoc] = Field(default_factory=list, max_length=MAX_EDGES)

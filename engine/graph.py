@@ -597,6 +597,11 @@ def _ancestors(graph: Graph, node: str) -> set[str]:
 
 
 def _validate_templates(graph: Graph) -> list[GraphError]:
+    with templating.sandbox.workflow_budget():
+        return _check_templates(graph)
+
+
+def _check_templates(graph: Graph) -> list[GraphError]:
     errors = []
     for node_id, node_type in graph.types.items():
         ancestors = None

@@ -12,22 +12,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import types
-from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Undefined, TemplateSyntaxError, nodes as jnodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.utils import missing
-from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
+from . import sandbox
 from .errors import TemplateError
+from .sandbox import MAX_OUTPUT_CHARS, MAX_RENDER_SECONDS, OrchestratorSandbox, TemplateLimit, TemplateTimeout, _deadline
 
-MAX_OUTPUT_CHARS = 1_000_000
+__all__ = ["MAX_OUTPUT_CHARS", "MAX_RENDER_SECONDS", "TemplateTimeout", "render", "evaluate", "check_syntax"]
 _WHOLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.S)
 
 
@@ -95,6 +94,7 @@ class NamedUndefined(StrictUndefined):
 
 
 def _to_json(value: Any) -> str:
+    sandbox.checked(value, "the JSON text")  # before json.dumps walks a value that is huge as text
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -102,64 +102,37 @@ def _from_json(value: str) -> Any:
     return json.loads(value)
 
 
-# Bounds every render (TEMPLATE_MAX_SECONDS); checked on each call and every 256 range() items.
-MAX_RENDER_SECONDS = float(os.environ.get("TEMPLATE_MAX_SECONDS", "2.0"))
-_deadline: ContextVar[float] = ContextVar("template_deadline", default=0.0)
-
-
-class TemplateTimeout(Exception):
-    pass
-
-
-def _check_deadline() -> None:
-    deadline = _deadline.get()
-    if deadline and time.monotonic() > deadline:
-        raise TemplateTimeout(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
-
-
-def _bounded_range(*args: int):
-    """The sandbox's range() (at most MAX_RANGE items) that also gives up when
-    the render's time is over, which bounds loops inside loops."""
-    for count, value in enumerate(safe_range(*args)):
-        if count % 256 == 0:
-            _check_deadline()
-        yield value
-
-
-class OrchestratorSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, with two of our rules:
-    - `a.b` on a mapping means the key `b` when there is one, so inputs and
-      nodes called `items` or `values` are not shadowed by dict methods;
-    - every call checks the render's deadline."""
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        if isinstance(obj, dict) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call(__self, __context, __obj, *args, **kwargs):  # noqa: N805 (Jinja's signature)
-        _check_deadline()
-        return super().call(__context, __obj, *args, **kwargs)
-
-
 @lru_cache(maxsize=1)
-def environment() -> ImmutableSandboxedEnvironment:
+def environment() -> OrchestratorSandbox:
     env = OrchestratorSandbox(undefined=NamedUndefined, autoescape=False, keep_trailing_newline=True)
-    env.globals["range"] = _bounded_range
     env.filters["json"] = _to_json
     env.filters["tojson"] = _to_json
     env.filters["fromjson"] = _from_json
     return env
 
 
-@lru_cache(maxsize=4096)
-def _compile_template(source: str):
-    return environment().from_string(source)
+# Compiled templates are cached, but only short sources and a bounded number
+# of them, so the cache cannot hold more than a few MB however many distinct
+# templates are sent (validate with 10**5 different 100 kB sources, say).
+_CACHED_SOURCE_CHARS = 4096
 
 
-@lru_cache(maxsize=4096)
-def _compile_expression(source: str):
-    return environment().compile_expression(source, undefined_to_none=False)
+def _compiler(compile_one, *, expression: bool = False):
+    cached = lru_cache(maxsize=2048)(compile_one)
+
+    def compile_source(source: str):
+        sandbox.check_source(environment(), source, expression=expression)
+        if len(source) <= _CACHED_SOURCE_CHARS:
+            return cached(source)
+        return compile_one(source)
+
+    compile_source.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    compile_source.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    return compile_source
+
+
+_compile_template = _compiler(lambda source: environment().from_string(source))
+_compile_expression = _compiler(lambda source: environment().compile_expression(source, undefined_to_none=False), expression=True)
 
 
 def whole_expression(source: str) -> str | None:
@@ -180,6 +153,10 @@ def _fail(exc: Exception, node: str | None, field: str | None) -> TemplateError:
         message = f"{where}: not allowed in templates: {exc}"
     elif isinstance(exc, TemplateTimeout):
         message = f"{where}: {exc}; simplify the template (loops over loops?)"
+    elif isinstance(exc, TemplateLimit):
+        message = f"{where}: {exc}"
+    elif isinstance(exc, RecursionError):
+        message = f"{where}: the template nests too deeply; simplify it"
     else:
         message = f"{where}: {type(exc).__name__}: {exc}"
     return TemplateError(message, node=node, field=field)
@@ -204,18 +181,29 @@ def evaluate(expression: str, context: dict[str, Any], *, node: str | None = Non
 
 
 def _check_size(value: Any, node: str | None, field: str | None) -> None:
-    if isinstance(value, str):
-        size = len(value)
-    elif isinstance(value, (list, dict)):
-        size = len(json.dumps(value, default=str))
-    else:
-        return
+    try:
+        size = sandbox.deep_size(value)
+    except TemplateLimit as exc:
+        raise _fail(exc, node, field) from exc
     if size > MAX_OUTPUT_CHARS:
         raise TemplateError(
             f"node '{node}', field '{field}': the value is {size} characters, over the limit of {MAX_OUTPUT_CHARS}",
             node=node,
             field=field,
         )
+
+
+def _render_text(source: str, context: dict[str, Any]) -> str:
+    """Render piece by piece, counting the output and the time as it grows."""
+    pieces: list[str] = []
+    size = 0
+    for piece in _compile_template(source).generate(**context):
+        size += len(piece)
+        if size > MAX_OUTPUT_CHARS:
+            raise TemplateLimit(f"the text would be over {MAX_OUTPUT_CHARS} characters, over the limit (TEMPLATE_MAX_OUTPUT_CHARS)")
+        sandbox.check_deadline()
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 def render(value: Any, context: dict[str, Any], *, node: str | None = None, field: str | None = None) -> Any:
@@ -228,7 +216,7 @@ def render(value: Any, context: dict[str, Any], *, node: str | None = None, fiel
             return evaluate(expr, context, node=node, field=field)
         token = _deadline.set(time.monotonic() + MAX_RENDER_SECONDS)
         try:
-            text = _compile_template(value).render(**context)
+            text = _render_text(value, context)
         except Exception as exc:
             raise _fail(exc, node, field) from exc
         finally:
@@ -243,7 +231,9 @@ def render(value: Any, context: dict[str, Any], *, node: str | None = None, fiel
 
 
 def check_syntax(value: Any, *, expression: bool = False) -> str | None:
-    """Return a syntax error message for a template (or expression), or None."""
+    """Return a syntax error message for a template (or expression), or None.
+    Compiling is bounded (no constant folding, size and nesting limits), so
+    this is safe to run in the web process on anything a user sends."""
     try:
         for source in _strings(value):
             if expression:
@@ -252,6 +242,12 @@ def check_syntax(value: Any, *, expression: bool = False) -> str | None:
                 _compile_template(source)
     except TemplateSyntaxError as exc:
         return f"syntax error on line {exc.lineno}: {exc.message}"
+    except TemplateLimit as exc:
+        return str(exc)
+    except RecursionError:
+        return "the template nests too deeply; simplify it"
+    except (ValueError, OverflowError, MemoryError) as exc:  # e.g. a 5,000-digit number literal
+        return f"cannot compile: {exc}"
     return None
 
 
@@ -265,8 +261,8 @@ def node_references(value: Any, *, expression: bool = False) -> set[str]:
                 ast = env.parse("{{ " + source + " }}")
             else:
                 ast = env.parse(source)
-        except TemplateSyntaxError:
-            continue
+        except (TemplateSyntaxError, TemplateLimit, RecursionError, ValueError, MemoryError):
+            continue  # check_syntax reports it
         for getter in ast.find_all((jnodes.Getattr, jnodes.Getitem)):
             target = getter.node
             if isinstance(target, jnodes.Name) and target.name == "nodes":
