@@ -49,7 +49,9 @@ def _literal_host(url: Any) -> str | None:
     head = url.split("/", 3)[:3]
     if "{{" in "/".join(head) or "{%" in "/".join(head):
         return None
-    return urlsplit(url).hostname
+    from engine.net import host_of
+
+    return host_of(url)
 
 
 def credential_problems(graph: Any, team: Team) -> list[GraphError]:

@@ -181,6 +181,15 @@ async def check(host: str, port: int) -> list[IPAddress]:
 # --------------------------------------------------------------------------- requests
 
 
+def host_of(url: str) -> str | None:
+    """The host a request to `url` goes to, parsed as `request` parses it (so a
+    check on it and the request cannot disagree about tricky URLs)."""
+    try:
+        return httpx2.URL(url).host or None
+    except (httpx2.InvalidURL, TypeError, ValueError):
+        return None
+
+
 def _host_header(url: httpx2.URL) -> str:
     host = url.host
     if ":" in host:

@@ -86,7 +86,7 @@ class HttpNode(NodeType):
         secret = ""
         if config.get("credential"):
             secret, allowed = await providers.http_secret(ctx.team_id, config["credential"])
-            host = _host_of(str(config["url"]))
+            host = net.host_of(str(config["url"]))
             if not host_allowed(host, allowed):
                 raise NodeFailed(f"{where}: the credential '{config['credential']}' may be sent only to {', '.join(allowed)}, "
                                  f"not to {host or 'this URL'}; nothing was sent")
@@ -107,15 +107,6 @@ class HttpNode(NodeType):
         if response.status < 400:
             message += " (a 2xx answer was expected; set fail_on_error: false to take any status)"
         raise NodeFailed(message, retryable=retryable)
-
-
-def _host_of(url: str) -> str | None:
-    from urllib.parse import urlsplit
-
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
 
 
 def _query_value(value: Any) -> Any:
