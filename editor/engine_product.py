@@ -54,6 +54,14 @@ class EditorProduct:
             raise ProductError(exc.message) from exc
         return child.pk
 
+    def tool_server(self, team_id, name):
+        from engine.product import ToolServerInfo
+
+        from .models import ToolServer
+
+        found = ToolServer.objects.filter(team_id=team_id, name=name).first()
+        return ToolServerInfo(name=found.name, url=found.url, headers=found.get_headers()) if found else None
+
     def cancel_run(self, run_id):
         from .models import Run
         from .services import ServiceError, cancel_run

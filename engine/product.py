@@ -40,6 +40,13 @@ class WorkflowInfo:
     graph: dict[str, Any] | None  # that version's document
 
 
+@dataclass(frozen=True)
+class ToolServerInfo:
+    name: str
+    url: str
+    headers: dict[str, str]  # decrypted
+
+
 class Product(Protocol):
     def credential(self, team_id: int | None, name: str) -> CredentialInfo | None:
         """A team's credential by name, its key decrypted; None if there is none."""
@@ -54,6 +61,9 @@ class Product(Protocol):
     def start_child_run(self, *, parent_run_id: int, workflow: WorkflowInfo, graph: dict[str, Any], run_input: Any,
                         node: str, key: str) -> int:
         """Create and queue a sub-workflow's run for a parent step; raises ProductError if refused."""
+
+    def tool_server(self, team_id: int | None, name: str) -> ToolServerInfo | None:
+        """A team's registered MCP server by name, its headers decrypted; None if there is none."""
 
     def cancel_run(self, run_id: int) -> None:
         """Ask a run to stop (nothing if it has already finished)."""

@@ -177,3 +177,28 @@ def http_tool(spec: dict[str, Any]) -> Tool:
         return {"status": response.status, "body": response.text()[:4000]}
 
     return Tool(spec["name"], spec.get("description", ""), spec.get("parameters") or {"type": "object"}, call)
+
+
+def mcp_tool_name(server: str, tool: str) -> str:
+    """A function name the model accepts (^[A-Za-z0-9_-]{1,64}$) for mcp:<server>/<tool>."""
+    import re
+
+    return ("mcp_" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{server}__{tool}"))[:64]
+
+
+def mcp_tool(name: str, server, remote) -> Tool:
+    """A tool of a registered MCP server, called through the official SDK (engine/mcp_tools.py)."""
+
+    async def call(args: dict[str, Any], ctx: NodeContext) -> Any:
+        from . import mcp_tools
+
+        try:
+            ok, result = await mcp_tools.call_tool(server.name, server.url, server.headers, remote.name, args)
+        except mcp_tools.MCPToolError as exc:
+            raise ToolError(str(exc)) from exc
+        if not ok:
+            raise ToolError(f"{remote.name}: {result}")
+        return {"result": result}
+
+    description = f"[MCP {server.name}] {remote.description}"[:1000]
+    return Tool(name, description, remote.input_schema or {"type": "object"}, call)

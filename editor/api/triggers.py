@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -218,7 +218,8 @@ class ToolServerListView(APIView):
         server = ToolServer(team_id=team_id, name=name, url=url)
         server.set_headers(headers)
         try:
-            server.save()
+            with transaction.atomic():
+                server.save()
         except IntegrityError:
             return Response({"error": f"name: the team already has a tool server named '{name}'"}, status=409)
         return Response(_tool_server_data(server), status=status.HTTP_201_CREATED)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -11,6 +11,8 @@ from ..db import off_loop
 from .base import Config, NodeContext, NodeResult, NodeType, Usage
 
 BuiltinTool = Literal["calculator", "json_query", "current_time", "http_fetch"]
+# A tool of a team's registered MCP server: "mcp:<server>/<tool>", or "mcp:<server>/*" for all of its tools.
+MCPToolRef = Annotated[str, Field(pattern=r"^mcp:[A-Za-z0-9_-]{1,60}/(\*|[A-Za-z0-9_.\-/]{1,128})$")]
 
 
 class HttpToolSpec(Config):
@@ -26,7 +28,8 @@ class AgentConfig(Config):
     goal: str = Field(min_length=1, description="The task; `{{ }}` templates.", json_schema_extra={"x-template": True})
     instructions: str | None = Field(default=None, description="Scope and rules: what the agent may and may not do.",
                                      json_schema_extra={"x-template": True})
-    tools: list[BuiltinTool] = Field(default_factory=list, description="Built-in tools it may call.")
+    tools: list[BuiltinTool | MCPToolRef] = Field(
+        default_factory=list, description='Built-in tools it may call, and MCP tools of the team\'s tool servers: "mcp:<server>/<tool>" or "mcp:<server>/*".')
     workflows: list[int] = Field(default_factory=list, description="Ids of team workflows it may run as tools.")
     http_tools: list[HttpToolSpec] = Field(default_factory=list, description="HTTP endpoints it may call, behind the http node's guard.")
     model: str | None = None
@@ -63,6 +66,7 @@ class AgentNode(NodeType):
     async def arun(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
         target = await providers.resolve(ctx.team_id, config.get("credential"), config.get("model"))
         available = await off_loop(_tools_for)(config, ctx.team_id)
+        available.update(await _mcp_tools(config, ctx.team_id))
         definitions = [tool.definition() for tool in available.values()]
         rules = (config.get("instructions") or "").strip()
         messages: list[dict[str, Any]] = [
@@ -103,7 +107,7 @@ class AgentNode(NodeType):
 
 
 def _tools_for(config: dict[str, Any], team_id: int | None) -> dict[str, toolbox.Tool]:
-    available = {name: toolbox.BUILTIN[name] for name in config.get("tools") or []}
+    available = {name: toolbox.BUILTIN[name] for name in config.get("tools") or [] if not name.startswith("mcp:")}
     if config.get("workflows"):
         from ..product import product
 
@@ -113,6 +117,37 @@ def _tools_for(config: dict[str, Any], team_id: int | None) -> dict[str, toolbox
                                                     (workflow.graph.get("inputs") if workflow.graph else None) or {"type": "object"})
     for spec in config.get("http_tools") or []:
         available[spec["name"]] = toolbox.http_tool(spec)
+    return available
+
+
+async def _mcp_tools(config: dict[str, Any], team_id: int | None) -> dict[str, toolbox.Tool]:
+    """The MCP tools the node names, discovered on their servers (cached briefly, engine/mcp_tools.py)."""
+    from .. import mcp_tools
+    from ..errors import NodeFailed
+    from ..product import product
+
+    wanted: dict[str, set[str]] = {}
+    for ref in config.get("tools") or []:
+        match = mcp_tools.REF.match(ref)
+        if match:
+            wanted.setdefault(match["server"], set()).add(match["tool"])
+    available: dict[str, toolbox.Tool] = {}
+    for server_name, names in wanted.items():
+        server = await off_loop(product().tool_server)(team_id, server_name)
+        if server is None:
+            raise NodeFailed(f"tools: the team has no MCP tool server named '{server_name}' (register it: POST /api/tool-servers/)")
+        try:
+            remote = await mcp_tools.list_tools(server.name, server.url, server.headers)
+        except mcp_tools.MCPToolError as exc:
+            raise NodeFailed(f"tools: {exc}") from exc
+        found = {t.name: t for t in remote}
+        missing = sorted(n for n in names if n != "*" and n not in found)
+        if missing:
+            raise NodeFailed(f"tools: MCP server '{server_name}' has no tool '{missing[0]}' (it has {', '.join(sorted(found)) or 'none'})")
+        for tool in remote:
+            if "*" in names or tool.name in names:
+                tool_name = toolbox.mcp_tool_name(server_name, tool.name)
+                available[tool_name] = toolbox.mcp_tool(tool_name, server, tool)
     return available
 
 
