@@ -88,6 +88,33 @@ def test_invite_sign_up_share_presence_and_a_live_role_change(browser, live_daph
     assert run_button.count() == 0 or run_button.first.is_enabled()
     shot(colleague, "teams-03-editor-live")
 
+    # Now an editor, they change something; the owner saves v2 meanwhile: they hear of it at once,
+    # and can look at the owner's change and merge before their own save is refused.
+    colleague.get_by_role("button", name="Layout").click()
+    colleague.get_by_test_id("unsaved").wait_for()
+    owner_wf.get_by_test_id("presence").locator(".presence-user.editing", has_text="dave").wait_for(timeout=10000)
+    graph = workflow.latest_version.graph
+    graph["description"] = "Now with a sharper outline."
+    graph["nodes"] = [dict(n, name="Outline (sharper)") if n["id"] == "outline" else n for n in graph["nodes"]]
+    # Through the API, as the owner's own client would (the live server sends the news).
+    import json
+    import urllib.request
+
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.get_or_create(user=alice)[0].key
+    request = urllib.request.Request(f"{server}/api/workflows/{workflow.pk}/", method="PUT",
+                                     data=json.dumps({"graph": graph, "base_version": 1, "message": "sharper outline"}).encode(),
+                                     headers={"Authorization": f"Token {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response)["version"] == 2
+    banner = colleague.get_by_test_id("teammate-saved")
+    banner.get_by_text("alice saved v2").wait_for(timeout=10000)
+    banner.get_by_role("button", name="See their change and merge").click()
+    colleague.get_by_test_id("conflict-dialog").wait_for()
+    assert "outline" in colleague.get_by_test_id("conflict-dialog").text_content()
+    shot(colleague, "teams-03b-teammate-saved-merge")
+
     # The owner's team page recorded all of it.
     activity = owner.get_by_test_id("activity").text_content()
     assert "dave joined through an invitation as viewer" in activity and "alice created an invitation as viewer" in activity
