@@ -48,6 +48,12 @@ def _called_workflows(graph: dict[str, Any]) -> list[tuple[str, int]]:
     return [(n["id"], n.get("config", {}).get("workflow")) for n in graph.get("nodes", []) if n.get("type") == "subworkflow"]
 
 
+def _calls(graph: dict[str, Any]) -> list[tuple[int, int | None]]:
+    """(workflow, pinned version or None for the latest) of each sub-workflow node."""
+    return [(n.get("config", {}).get("workflow"), n.get("config", {}).get("version"))
+            for n in graph.get("nodes", []) if n.get("type") == "subworkflow"]
+
+
 def _subworkflow_problems(graph: dict[str, Any], team: Team, workflow_id: int | None) -> list[GraphError]:
     """Sub-workflows must be workflows of the same team, and no chain of calls may come back to this one."""
     problems = []
@@ -58,23 +64,28 @@ def _subworkflow_problems(graph: dict[str, Any], team: Team, workflow_id: int | 
             continue
         if workflow_id is None:
             continue
-        # Follow the callee's latest graph, and its callees', looking for this workflow.
-        chain = _call_chain(callee.pk, workflow_id, team, seen=set())
+        # Follow the callee's graph (the version the node pins, or its latest), and its callees', looking for this workflow.
+        pinned = next((n.get("config", {}).get("version") for n in graph.get("nodes", []) if n.get("id") == node_id), None)
+        chain = _call_chain(callee.pk, workflow_id, team, seen=set(), version=pinned if isinstance(pinned, int) else None)
         if chain is not None:
             names = " → ".join(["this workflow"] + [f"workflow {w}" for w in chain])
             problems.append(GraphError("subworkflow_cycle", f"node '{node_id}': {names} calls this workflow again; sub-workflows may not call themselves", node=node_id))
     return problems
 
 
-def _call_chain(current: int, target: int, team: Team, seen: set[int]) -> list[int] | None:
+def _call_chain(current: int, target: int, team: Team, seen: set, version: int | None = None) -> list[int] | None:
+    """A chain of calls from `current` (at `version`, or its latest) back to
+    `target`, following each node's pinned version where it pins one: a cycle
+    through an older pinned version is a cycle too."""
     if current == target:
         return [current]
-    if current in seen:
+    if (current, version) in seen:
         return None
-    seen.add(current)
-    latest = WorkflowVersion.objects.filter(workflow_id=current, workflow__team=team).order_by("-number").first()
-    for _, callee in _called_workflows(latest.graph if latest else {}):
-        rest = _call_chain(callee, target, team, seen) if isinstance(callee, int) else None
+    seen.add((current, version))
+    versions = WorkflowVersion.objects.filter(workflow_id=current, workflow__team=team)
+    found = versions.filter(number=version).first() if version else versions.order_by("-number").first()
+    for callee, pinned in _calls(found.graph if found else {}):
+        rest = _call_chain(callee, target, team, seen, pinned if isinstance(pinned, int) else None) if isinstance(callee, int) else None
         if rest is not None:
             return [current] + rest
     return None
@@ -250,7 +261,9 @@ def start_run(*, workflow: Workflow | None, version: WorkflowVersion | None, gra
             by = f"{activity.who(user)} started" if user is not None and user.is_authenticated else f"a {trigger} started"
             activity.record(team.pk, user, "run.started", "run", run.pk, f"{by} run {run.pk} of {what}")
         reset_run_log(run.pk)
-        transaction.on_commit(lambda: advance_run.delay(run.pk))
+        # robust: with the broker away the run is still created, queued, and
+        # sent by the engine's sweeper once ENGINE_QUEUED_GRACE_S has passed.
+        transaction.on_commit(lambda: advance_run.delay(run.pk), robust=True)
     return run
 
 

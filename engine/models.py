@@ -59,6 +59,19 @@ class Run(models.Model):
     # A re-run from a node: the run it re-ran and the node it re-ran from (its upstream steps were reused).
     rerun_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns")
     from_node = models.CharField(max_length=120, blank=True, default="")
+    # Who advances the run, fenced in the database (see engine/runner.py Lease):
+    # `owner` is the holder's token, `epoch` counts takeovers, `lease_until`
+    # is when a silent holder loses it. Every write an owner makes for the
+    # run is conditional on `owner` still being its token.
+    owner = models.CharField(max_length=200, blank=True, default="")
+    epoch = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # The last event number the run's owner has published: where numbering
+    # continues if Redis loses the run's event counter.
+    event_seq = models.PositiveIntegerField(default=0)
+    # When a message to advance the run was last sent: the sweeper sends a
+    # queued run again when that is older than ENGINE_QUEUED_GRACE_S.
+    dispatched_at = models.DateTimeField(default=timezone.now)
     parked_at = models.DateTimeField(null=True, blank=True)  # since when it waits for a person
     parked_s = models.FloatField(default=0.0)  # time spent waiting for people, not counted against timeout_s
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -54,8 +54,9 @@ class Recorder:
     steps, which replay then runs again — executed at least once, recorded
     exactly once."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, lease=None):
         self.run = run
+        self.lease = lease  # the runner's Lease: every write below is conditional on still holding it
         self.seq: int | None = None  # the last step number; read with the steps, at the first need
         self._buffer: list[dict[str, Any]] = []  # new rows: quick steps, skips
         self._finished: list[dict[str, Any]] = []  # rows of started network steps, now finished
@@ -64,9 +65,45 @@ class Recorder:
         if not (self._buffer or self._finished):
             return
         with transaction.atomic():
+            # Fenced: the run's row is updated first, on condition that this
+            # worker still owns it (which also renews the lease). On PostgreSQL
+            # that row stays locked to the end of the transaction, so no
+            # takeover can slip in between the check and the step rows; on
+            # SQLite the transaction holds the database's write lock.
+            self._fence()
             _upsert(self._buffer, update=())
             _upsert(self._finished, update=FINISHED_FIELDS)
         self._buffer, self._finished = [], []
+
+    def _mine(self):
+        return self.lease.mine() if self.lease is not None else Run.objects.filter(pk=self.run.pk)
+
+    def _fence(self, **also: Any) -> None:
+        """Renew the lease and write `also` to the run, or raise OwnershipLost."""
+        from datetime import timedelta
+
+        from django.db.models.functions import Greatest
+
+        from .runner import LEASE_TTL_S, OwnershipLost
+        from .streaming import publisher
+
+        values = dict(also)
+        last = publisher().last_seq(self.run.pk)
+        if last:
+            values["event_seq"] = Greatest("event_seq", last)
+        if self.lease is None:
+            if values:
+                Run.objects.filter(pk=self.run.pk).update(**values)
+            return
+        values.setdefault("lease_until", timezone.now() + timedelta(seconds=LEASE_TTL_S))
+        if not self.lease.mine().update(**values):
+            raise OwnershipLost(f"run {self.run.pk}: lease lost")
+
+    @staticmethod
+    def close_running_steps(run_id: int, reason: str) -> None:
+        """A run that ends leaves no step `running` (one whose result never came: cancelled)."""
+        Step.objects.filter(run_id=run_id, status__in=[Step.Status.RUNNING]).update(
+            status=Step.Status.CANCELLED, error=reason, finished_at=timezone.now())
 
     @property
     def buffered(self) -> int:
@@ -92,12 +129,12 @@ class Recorder:
         False if it changed meanwhile (cancelled while queued or waiting)."""
         now = timezone.now()
         if self.run.status == Run.Status.QUEUED:
-            changed = Run.objects.filter(pk=self.run.pk, status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
+            changed = self._mine().filter(status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
             self.run.started_at = now
         else:
             waited = (now - self.run.parked_at).total_seconds() if self.run.parked_at else 0.0
             self.run.parked_s += waited
-            changed = Run.objects.filter(pk=self.run.pk, status=Run.Status.WAITING).update(
+            changed = self._mine().filter(status=Run.Status.WAITING).update(
                 status=Run.Status.RUNNING, parked_at=None, parked_s=self.run.parked_s)
             self.run.parked_at = None
         self.run.status = Run.Status.RUNNING
@@ -106,6 +143,11 @@ class Recorder:
     def steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
         """Rows for network steps as they start, so a crash shows them interrupted
         (a row left by a crashed owner is taken over: same activation, attempt 1 again)."""
+        with transaction.atomic():
+            self._fence()
+            self._steps_started(started)
+
+    def _steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
         _upsert([dict(run_id=self.run.pk, node_id=node, key=key, node_type=node_type, status=Step.Status.RUNNING, input=rendered, attempts=1,
                       started_at=started_at, seq=0) for node, key, node_type, rendered, started_at in started],
                 update=("status", "input", "attempts", "started_at"))
@@ -184,6 +226,11 @@ class Recorder:
         return Step.objects.filter(run=self.run, node_id=node, key=key).first()
 
     def step_waiting(self, *, node: str, key: str, node_type: str, rendered: Any, started_at, deadline) -> None:
+        with transaction.atomic():
+            self._fence()
+            self._step_waiting(node=node, key=key, node_type=node_type, rendered=rendered, started_at=started_at, deadline=deadline)
+
+    def _step_waiting(self, *, node: str, key: str, node_type: str, rendered: Any, started_at, deadline) -> None:
         Step.objects.update_or_create(
             run=self.run, node_id=node, key=key,
             defaults={"node_type": node_type, "status": Step.Status.WAITING, "input": rendered, "attempts": 1,
@@ -191,23 +238,27 @@ class Recorder:
         )
 
     def park(self) -> None:
-        Run.objects.filter(pk=self.run.pk).update(status=Run.Status.WAITING, parked_at=timezone.now())
+        """Waiting, and let go: the run has no owner until something wakes it."""
+        self._fence(status=Run.Status.WAITING, parked_at=timezone.now(), owner="", lease_until=None)
 
     def steps_cancelled(self, keys: list[tuple[str, str]], reason: str) -> None:
         now = timezone.now()
-        for node, key in keys:
-            Step.objects.filter(run=self.run, node_id=node, key=key, status=Step.Status.RUNNING).update(
-                status=Step.Status.CANCELLED, error=reason, finished_at=now
-            )
+        with transaction.atomic():
+            self._fence()
+            for node, key in keys:
+                Step.objects.filter(run=self.run, node_id=node, key=key, status=Step.Status.RUNNING).update(
+                    status=Step.Status.CANCELLED, error=reason, finished_at=now
+                )
 
     def save_usage(self, tokens: int, cost: float, steps: int) -> None:
-        Run.objects.filter(pk=self.run.pk).update(tokens=tokens, cost_usd=cost, steps_count=steps)
+        self._fence(tokens=tokens, cost_usd=cost, steps_count=steps)
 
     def cancel_requested(self) -> bool:
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
     def finish(self, *, status: str, output: Any, error: dict | None, tokens: int, cost: float, steps: int) -> None:
-        self.flush()
-        Run.objects.filter(pk=self.run.pk).update(
-            status=status, output=output, error=error, tokens=tokens, cost_usd=cost, steps_count=steps, finished_at=timezone.now()
-        )
+        with transaction.atomic():
+            self.flush()
+            self._fence(status=status, output=output, error=error, tokens=tokens, cost_usd=cost, steps_count=steps,
+                        finished_at=timezone.now(), owner="", lease_until=None)
+            self.close_running_steps(self.run.pk, f"the run {status} before this step's result came")

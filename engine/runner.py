@@ -22,8 +22,10 @@ from typing import Any
 
 import jsonschema
 from django.conf import settings
-from django.db import OperationalError
+from django.db import OperationalError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from .models import Run
 
@@ -41,7 +43,8 @@ CHECK_INTERVAL_S = 0.2  # cancel, timeout and lease checks; cancel lands within 
 LOCAL_EXECUTOR = f"{socket.gethostname()}:{os.getpid()}"
 REMOTE_CHECK_EVERY_S = 1.0  # how often the owner looks after the chunks it sent out
 FLUSH_EVERY = 200  # buffered quick steps written at once
-LEASE_TTL_S = float(os.environ.get("ENGINE_LEASE_TTL_S", "30"))  # how soon a dead owner's run is taken over
+LEASE_TTL_S = float(os.environ.get("ENGINE_LEASE_TTL_S", "20"))  # how soon a dead owner's run is taken over
+LEASE_RENEW_S = min(5.0, LEASE_TTL_S / 4)  # how often a live owner renews it
 
 
 class Parked(Exception):
@@ -70,44 +73,81 @@ class _Flight:
     relaunched: bool = False
 
 
+class OwnershipLost(Exception):
+    """This worker no longer owns the run (its lease lapsed and another took
+    it): it stops at once, writing nothing more for the run."""
+
+
 class Lease:
-    """A run is advanced by one worker at a time: the holder of this Redis key.
+    """A run is advanced by one worker at a time: the one whose token is in the
+    run's `owner` column. Taking a run is a compare-and-set on its row (free,
+    or its holder's `lease_until` has passed), which also raises `epoch`; the
+    holder renews `lease_until` while it works, and every write it makes for
+    the run is conditional on its token still being there (Recorder). Redis
+    holds no part of this: flush it and no run gets a second owner.
 
     A request to advance a run that arrives while another worker holds it (a
     person's answer landing just as the run parks, say) must not be lost. So
-    every request first raises the run's wake flag, then tries the lease; the
-    holder lowers the flag when it takes the lease and, after releasing it,
-    sends the run again if the flag went up meanwhile. Whichever order the two
-    workers interleave in, one of them sees the other."""
+    every request first raises the run's wake flag (in Redis: a wake-up, not
+    the truth — the sweeper is the backstop if it is lost), then tries the
+    lease; the holder lowers the flag when it takes the lease and, after
+    releasing it, sends the run again if the flag went up meanwhile."""
 
     def __init__(self, run_id: int):
-        self.key = f"orchestrator:run:{run_id}:owner"
+        self.run_id = run_id
         self.wake_key = f"orchestrator:run:{run_id}:wake"
-        self.token = uuid.uuid4().hex
-        self.client = redis_client.client()
+        self.token = f"{LOCAL_EXECUTOR}/{uuid.uuid4().hex[:12]}"
+        self.epoch: int | None = None
+        self.renewed = 0.0
 
     def request(self) -> None:
         # Long-lived: the holder may take minutes before it lets go (a person
         # may answer while other branches still run); it is deleted when taken.
-        self.client.set(self.wake_key, 1, ex=24 * 3600)
+        try:
+            redis_client.client().set(self.wake_key, 1, ex=24 * 3600)
+        except RedisError:
+            log.warning("run %s: could not raise its wake flag (Redis away); the sweeper will look", self.run_id)
 
     def take_requests(self) -> bool:
         """Lower the wake flag; whether it was up."""
-        return bool(self.client.delete(self.wake_key))
+        try:
+            return bool(redis_client.client().delete(self.wake_key))
+        except RedisError:
+            return False
 
     def acquire(self) -> bool:
-        return bool(self.client.set(self.key, self.token, nx=True, px=int(LEASE_TTL_S * 1000)))
+        now = timezone.now()
+        taken = (Run.objects.filter(pk=self.run_id).exclude(status__in=list(Run.FINISHED))
+                 .filter(Q(owner="") | Q(lease_until__lt=now) | Q(lease_until__isnull=True))
+                 .update(owner=self.token, epoch=F("epoch") + 1, lease_until=now + timedelta(seconds=LEASE_TTL_S)))
+        if not taken:
+            return False
+        self.epoch = Run.objects.filter(pk=self.run_id).values_list("epoch", flat=True).get()
+        self.renewed = time.monotonic()
+        return True
 
-    def refresh(self) -> None:
-        self.client.set(self.key, self.token, xx=True, px=int(LEASE_TTL_S * 1000))
+    def mine(self):
+        """The run's row, as long as this lease holds it: every owner write filters on it."""
+        return Run.objects.filter(pk=self.run_id, owner=self.token)
+
+    def refresh(self, force: bool = False) -> None:
+        """Renew the lease (at most every LEASE_RENEW_S unless forced); OwnershipLost if it is gone."""
+        now = time.monotonic()
+        if not force and now - self.renewed < LEASE_RENEW_S:
+            return
+        if not self.mine().update(lease_until=timezone.now() + timedelta(seconds=LEASE_TTL_S)):
+            raise OwnershipLost(f"run {self.run_id}: lease lost")
+        self.renewed = now
 
     def release(self) -> None:
-        if self.client.get(self.key) == self.token.encode():
-            self.client.delete(self.key)
+        try:
+            self.mine().update(owner="", lease_until=None)
+        except OperationalError:
+            log.warning("run %s: could not release its lease; it lapses in %g s", self.run_id, LEASE_TTL_S)
 
     @staticmethod
     def held(run_id: int) -> bool:
-        return bool(redis_client.client().exists(f"orchestrator:run:{run_id}:owner"))
+        return Run.objects.filter(pk=run_id, lease_until__gte=timezone.now()).exclude(owner="").exists()
 
 
 @functools.lru_cache(maxsize=256)
@@ -168,14 +208,27 @@ class RunExecutor:
                 return None
             result = self._execute(run, lease)
             return result
-        except OperationalError:
-            raise  # the database, not the run: the task is retried and the run resumes by replay
+        except OwnershipLost:
+            # Another worker owns the run now: stop without writing anything more.
+            log.warning("run %s: this worker lost the run to another owner; stopping", self.run_id)
+            self._abandon()
+            return None
+        except (OperationalError, RedisError) as exc:
+            # The database or Redis, not the run: an outage. The run stays in
+            # progress; the task is retried (and the sweeper sends it again),
+            # and the next owner resumes it by replay.
+            log.warning("run %s: %s; it resumes when the service is back", self.run_id, type(exc).__name__)
+            self._abandon()
+            raise
         except Exception as exc:  # a bug must end the run visibly, not leave it "running" for ever
             log.exception("run %s crashed", self.run_id)
             message = f"internal error in the engine: {type(exc).__name__}: {exc}"
-            Run.objects.filter(pk=self.run_id).exclude(status__in=list(Run.FINISHED)).update(
-                status=Run.Status.FAILED, error={"message": message, "reason": "internal"}, finished_at=timezone.now()
-            )
+            self._abandon()
+            with transaction.atomic():
+                if lease.mine().exclude(status__in=list(Run.FINISHED)).update(
+                    status=Run.Status.FAILED, error={"message": message, "reason": "internal"}, finished_at=timezone.now()
+                ):
+                    Recorder.close_running_steps(self.run_id, "the run failed: " + message)
             self.publisher.emit(events.event(events.RUN_FINISHED, self.run_id, status="failed", output=None,
                                              error={"message": message, "reason": "internal"},
                                              usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps}))
@@ -189,11 +242,36 @@ class RunExecutor:
                 from .tasks import advance_run
 
                 log.info("run %s was asked for while this worker held it; sending it again", self.run_id)
-                advance_run.delay(self.run_id)
+                try:
+                    advance_run.delay(self.run_id)
+                except Exception:
+                    log.warning("run %s: could not send it again (broker away); the sweeper will", self.run_id)
+
+    def _cancel_children(self) -> None:
+        """A run that ends leaves no sub-workflow run of its own going (a child
+        whose step was cut short by a failure, a cancel or a budget)."""
+        from .product import product
+
+        for child in Run.objects.filter(parent_run_id=self.run_id).exclude(status__in=list(Run.FINISHED)).values_list("pk", flat=True):
+            log.info("run %s ended: cancelling its sub-workflow run %s", self.run_id, child)
+            try:
+                product().cancel_run(child)
+            except Exception:
+                log.exception("run %s: cancelling child run %s failed", self.run_id, child)
+
+    def _abandon(self) -> None:
+        """Stop this worker's part in the run: cancel what runs on the I/O loop, write nothing."""
+        self.stopping = True
+        for flight in list(self.in_flight.values()):
+            if flight.task is not None:
+                ioloop.call_soon(flight.task.cancel)
+        self.in_flight.clear()
+        self.to_launch = []
 
     def _execute(self, run: Run, lease: Lease) -> str:
         self.run = run
-        self.recorder = Recorder(run)
+        self.lease = lease
+        self.recorder = Recorder(run, lease)
         self.started = time.monotonic()
         try:
             graph = load_cached(run.graph)
@@ -384,7 +462,14 @@ class RunExecutor:
             sent = {id(f) for f in remote}
             local = [f for f in batch if id(f) not in sent]
             for start in range(0, len(remote), chunk):
-                self._dispatch(remote[start:start + chunk])
+                share = remote[start:start + chunk]
+                try:
+                    self._dispatch(share)
+                except Exception:  # the broker is away: run the share here rather than wait for it
+                    log.warning("run %s: could not send %d steps to other workers; running them here", self.run.pk, len(share))
+                    for flight in share:
+                        flight.chunk = ""
+                    local += share
         ioloop.submit(self._spawn(local))
 
     def _others_could_help(self) -> bool:
@@ -415,7 +500,11 @@ class RunExecutor:
             client = redis_client.client()
             key = execution.results_key(self.run.pk)
             while not self.stopping:
-                item = client.blpop([key], timeout=0.5)
+                try:
+                    item = client.blpop([key], timeout=0.5)
+                except RedisError:  # Redis away: the chunks' results wait, or come back through the reclaim path
+                    time.sleep(0.5)
+                    continue
                 if item is not None:
                     self.completions.put(json.loads(item[1]))
 
@@ -436,6 +525,12 @@ class RunExecutor:
                 waiting.setdefault(flight.chunk, []).append(flight)
         if not waiting:
             return
+        try:
+            self._reclaim(waiting, now)
+        except RedisError:
+            log.warning("run %s: could not look after its sent steps (Redis away); looking again in %g s", self.run.pk, REMOTE_CHECK_EVERY_S)
+
+    def _reclaim(self, waiting: dict[str, list[_Flight]], now: float) -> None:
         client = redis_client.client()
         mine = f"owner:{LOCAL_EXECUTOR}"
         for chunk, flights in waiting.items():
@@ -508,7 +603,10 @@ class RunExecutor:
         if deadlines:
             from .tasks import advance_run
 
-            advance_run.apply_async((self.run.pk,), eta=min(deadlines))
+            try:
+                advance_run.apply_async((self.run.pk,), eta=min(deadlines))
+            except Exception:  # the sweeper wakes a run whose person's deadline has passed
+                log.warning("run %s: could not schedule its wake-up (broker away)", self.run.pk)
         return "waiting"
 
     def _cache_key(self, act: Activation, node_type, rendered: dict[str, Any]) -> str:
@@ -631,10 +729,14 @@ class RunExecutor:
     def _finish(self, status: str, output: Any = None, error: dict | None = None) -> str:
         self.stopping = True
         if self.listener is not None:
-            redis_client.client().delete(execution.results_key(self.run.pk))
+            try:
+                redis_client.client().delete(execution.results_key(self.run.pk))
+            except RedisError:
+                pass  # it expires
         if error:
             error = {k: v for k, v in error.items() if v is not None}
         self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
+        self._cancel_children()
         self.events.append(
             events.event(
                 events.RUN_FINISHED, self.run.pk, status=status, output=output, error=error,

@@ -21,6 +21,7 @@ from django.conf import settings
 from . import events, ioloop, redis_client
 
 LOG_TTL_S = 7 * 24 * 3600
+PUBLISH_GIVE_UP_S = 120.0  # how long a batch of events waits for Redis to come back
 
 
 class Publisher:
@@ -28,6 +29,17 @@ class Publisher:
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future | None]] | None = None
         self._task: asyncio.Task | None = None
         self._append = None
+        # The highest event number this process has seen published per run, and
+        # the database's record of it: where numbering resumes if Redis lost the
+        # run's counter (a restart without persistence, a FLUSHALL, an eviction).
+        self._last: dict[int, int] = {}
+        self._floors_read: set[int] = set()
+
+    def last_seq(self, run_id: int) -> int:
+        return self._last.get(run_id, 0)
+
+    def forget(self, run_id: int) -> None:
+        self._last.pop(run_id, None)
 
     # Called from any thread.
     def emit(self, event: dict[str, Any]) -> None:
@@ -39,9 +51,17 @@ class Publisher:
             ioloop.call_soon(self._put_many, list(batch))
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Block until everything emitted so far from this thread is published."""
+        """Block until everything emitted so far from this thread is published
+        (or `timeout` passed: Redis is away, and the pump goes on trying)."""
+        import concurrent.futures
+
         future = ioloop.submit(self._flush())
-        future.result(timeout)
+        try:
+            future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            import logging
+
+            logging.getLogger(__name__).warning("run events not yet published after %g s (Redis away?); they follow when it is back", timeout)
 
     # On the I/O loop.
     def emit_nowait(self, event: dict[str, Any]) -> None:
@@ -79,15 +99,47 @@ class Publisher:
                     while not self._queue.empty():
                         batch.append(self._queue.get_nowait())
                 last_delta_batch = time.monotonic()
-            try:
-                await self._publish([e for e, _ in batch if e is not None])
-            except Exception:  # a lost publish must not kill the pump; the DB still has every step
-                import logging
-
-                logging.getLogger(__name__).exception("publishing run events failed")
+            await self._publish_until_done([e for e, _ in batch if e is not None])
             for _, done in batch:
                 if done is not None and not done.done():
                     done.set_result(None)
+
+    async def _publish_until_done(self, batch: list[dict[str, Any]]) -> None:
+        """Redis away is an outage, not a reason to drop events: try again with
+        backoff (up to PUBLISH_GIVE_UP_S), keeping the order. A batch appended
+        to the log but not sent live is fine: a client that reconnects reads it."""
+        import logging
+
+        from redis.exceptions import RedisError
+
+        delay, waited = 0.1, 0.0
+        while True:
+            try:
+                await self._publish(batch)
+                return
+            except (RedisError, OSError) as exc:
+                if waited >= PUBLISH_GIVE_UP_S:
+                    logging.getLogger(__name__).error("gave up publishing %d run events after %g s: %s", len(batch), waited, exc)
+                    return
+                logging.getLogger(__name__).warning("publishing run events failed (%s); again in %.1f s", exc, delay)
+                self._append = None  # a script registered on a lost server is re-sent
+                await asyncio.sleep(delay)
+                waited += delay
+                delay = min(delay * 2, 2.0)
+            except Exception:  # a bug must not kill the pump; the DB still has every step
+                logging.getLogger(__name__).exception("publishing run events failed")
+                return
+
+    async def _floor(self, run_id: int) -> int:
+        """Where this run's numbering continues if Redis has no counter for it."""
+        if run_id not in self._floors_read:
+            from .db import off_loop
+            from .models import Run
+
+            recorded = await off_loop(lambda: Run.objects.filter(pk=run_id).values_list("event_seq", flat=True).first())()
+            self._floors_read.add(run_id)
+            self._last[run_id] = max(self._last.get(run_id, 0), recorded or 0)
+        return self._last.get(run_id, 0)
 
     async def _publish(self, batch: list[dict[str, Any]]) -> None:
         by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -100,20 +152,27 @@ class Publisher:
             self._append = redis_client.async_client().register_script(_APPEND_SCRIPT)
         for run_id, run_events in by_run.items():
             encoded = [json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events]
-            first = await self._append(keys=[events.seq_key(run_id), events.log_key(run_id)], args=[LOG_TTL_S, *encoded])
+            floor = await self._floor(run_id)
+            first = await self._append(keys=[events.seq_key(run_id), events.log_key(run_id)], args=[LOG_TTL_S, floor, *encoded])
             for offset, event in enumerate(run_events):
                 event["seq"] = int(first) + offset
+            self._last[run_id] = max(self._last.get(run_id, 0), int(first) + len(run_events) - 1)
             await layer.group_send(events.group_name(run_id), {"type": "run.events", "events": run_events})
 
 
 # Numbers a batch of a run's events and appends them to its log, atomically:
 # the log's order is the seq order, whichever worker published.
+# A counter Redis lost starts again above ARGV[2], the highest number known
+# to this process or recorded in the database: numbers never repeat.
 _APPEND_SCRIPT = """
-local count = #ARGV - 1
+local count = #ARGV - 2
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[2])
+end
 local last = redis.call('INCRBY', KEYS[1], count)
 local first = last - count + 1
-for i = 2, #ARGV do
-  redis.call('RPUSH', KEYS[2], '{"seq": ' .. (first + i - 2) .. ', ' .. string.sub(ARGV[i], 2))
+for i = 3, #ARGV do
+  redis.call('RPUSH', KEYS[2], '{"seq": ' .. (first + i - 3) .. ', ' .. string.sub(ARGV[i], 2))
 end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
@@ -156,7 +215,12 @@ def reset_run_log(run_id: int) -> None:
     """A new run starts with an empty log, whatever a reused id left in Redis."""
     from .execution import results_key
 
-    redis_client.client().delete(events.log_key(run_id), events.seq_key(run_id), results_key(run_id))
+    from redis.exceptions import RedisError
+
+    try:
+        redis_client.client().delete(events.log_key(run_id), events.seq_key(run_id), results_key(run_id))
+    except RedisError:  # Redis away: a new run's id has no log there anyway (ids are not reused)
+        pass
 
 
 def seed_run_log(run_id: int, run_events: list[dict[str, Any]]) -> None:

@@ -8,14 +8,18 @@ import os
 from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
 
 # A database that refuses a connection for a moment (too many clients, a
 # restart) must not leave the run queued until the sweeper's grace runs out.
-@shared_task(name="engine.advance_run", acks_late=True, autoretry_for=(OperationalError,), retry_backoff=1,
-             retry_backoff_max=10, max_retries=8)
+# Redis away is an outage too: the run stays in progress and is tried again
+# (the sweeper sends it as well, should the retry itself not get through).
+@shared_task(name="engine.advance_run", acks_late=True, autoretry_for=(OperationalError, RedisError, KombuOperationalError),
+             retry_backoff=1, retry_backoff_max=10, max_retries=None)
 def advance_run(run_id: int) -> str | None:
     from .runner import RunExecutor
 
@@ -30,37 +34,57 @@ def run_steps(self, run_id: int, team_id: int | None, specs: list[dict], chunk: 
     run_remote_steps(run_id, team_id, specs, executor=self.request.hostname or "worker", chunk=chunk)
 
 
-SWEEP_EVERY_S = float(os.environ.get("ENGINE_SWEEP_EVERY_S", "15"))
-QUEUED_GRACE_S = 120  # a queued run older than this has probably lost its message
+SWEEP_EVERY_S = float(os.environ.get("ENGINE_SWEEP_EVERY_S", "5"))
+# A queued run whose message was sent longer ago than this is sent again (a
+# duplicate is harmless: only the lease holder advances a run).
+QUEUED_GRACE_S = float(os.environ.get("ENGINE_QUEUED_GRACE_S", "30"))
 
 
 def sweep_orphaned_runs() -> list[int]:
-    """Give a new owner to runs whose worker died: running with no lease held
-    (its lease lapses 30 s after its owner stops renewing it), queued for
-    longer than any queue should hold them, or waiting on a person who has
-    answered. Returns the runs sent again.
-    A duplicate message is harmless: only the lease holder advances a run."""
+    """Give a new owner to runs that have none, reading only the database:
+    running or waiting with a lease that lapsed (its owner died: the lease
+    lapses ENGINE_LEASE_TTL_S after its owner stops renewing it) or with no
+    owner at all (an owner that met an outage let go); queued with a message
+    sent longer than ENGINE_QUEUED_GRACE_S ago (a killed worker took it, or
+    Redis lost it); waiting on a person who has answered or whose deadline
+    passed, or on sub-workflow runs that have all finished (their wake-up may
+    have been lost). Each candidate is claimed by a compare-and-set on its
+    `dispatched_at`, so of several sweeping workers one sends it. Returns the
+    runs sent again."""
     from datetime import timedelta
 
+    from django.db.models import Exists, OuterRef, Q
     from django.utils import timezone
 
-    from .models import Run
+    from .models import Run, Step
 
-    from .runner import Lease
-
-    from .models import Step
-
-    stale = timezone.now() - timedelta(seconds=QUEUED_GRACE_S)
-    candidates = list(Run.objects.filter(status=Run.Status.RUNNING).values_list("pk", flat=True))
-    candidates += list(Run.objects.filter(status=Run.Status.QUEUED, created_at__lt=stale).values_list("pk", flat=True))
-    # A waiting run whose person has answered, and whose wake-up went missing
-    # (a broker lost it): the answer is recorded, so the run can go on.
-    candidates += list(Step.objects.filter(status=Step.Status.WAITING, answer__isnull=False, run__status=Run.Status.WAITING)
-                       .values_list("run_id", flat=True).distinct())
-    sent = [run_id for run_id in candidates if not Lease.held(run_id)]
-    for run_id in sent:
+    now = timezone.now()
+    resend_before = now - timedelta(seconds=max(SWEEP_EVERY_S, 1.0))
+    ownerless = Q(owner="") | Q(lease_until__lt=now) | Q(lease_until__isnull=True)
+    candidates = list(Run.objects.filter(ownerless, status=Run.Status.RUNNING).values_list("pk", flat=True))
+    candidates += list(Run.objects.filter(ownerless, status=Run.Status.QUEUED, dispatched_at__lt=now - timedelta(seconds=QUEUED_GRACE_S))
+                       .values_list("pk", flat=True))
+    answered = Step.objects.filter(run=OuterRef("pk"), status=Step.Status.WAITING).filter(Q(answer__isnull=False) | Q(deadline__lt=now))
+    unfinished_child = Run.objects.filter(parent_run=OuterRef("pk"), status__in=[Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING])
+    any_child = Run.objects.filter(parent_run=OuterRef("pk"))
+    waiting = Run.objects.filter(ownerless, status=Run.Status.WAITING)
+    candidates += list(waiting.filter(Exists(answered)).values_list("pk", flat=True))
+    unanswered = Step.objects.filter(run=OuterRef("pk"), status=Step.Status.WAITING, answer__isnull=True)
+    candidates += list(waiting.filter(Exists(any_child), ~Exists(unfinished_child), ~Exists(unanswered)).values_list("pk", flat=True))
+    sent = []
+    dispatched = dict(Run.objects.filter(pk__in=candidates).values_list("pk", "dispatched_at"))
+    for run_id in dict.fromkeys(candidates):
+        # One sweeper sends it: the others find dispatched_at moved.
+        if not Run.objects.filter(pk=run_id, dispatched_at=dispatched.get(run_id)).update(dispatched_at=now):
+            continue
         log.warning("run %s has no live owner; sending it to a worker again", run_id)
-        advance_run.delay(run_id)
+        try:
+            advance_run.delay(run_id)
+        except Exception:  # the broker away: the next sweep tries again
+            Run.objects.filter(pk=run_id).update(dispatched_at=now - timedelta(seconds=QUEUED_GRACE_S + 1))
+            log.warning("run %s: the broker is away; sending it at the next sweep", run_id)
+            continue
+        sent.append(run_id)
     return sent
 
 

@@ -25,6 +25,23 @@ def daphne_logging(env: dict, quiet: bool) -> list[str]:
     return ["-v", "0"]
 
 
+def web_spawners(host: str, port: int, processes: int, env: dict, quiet: bool = False) -> list:
+    """One callable per daphne process that starts it (again): a supervisor
+    restarts a process that died. Several share a socket held open here."""
+    python = sys.executable
+    output = {"stderr": subprocess.DEVNULL} if quiet else {}
+    verbosity = daphne_logging(env, quiet)
+    if processes <= 1:
+        return [lambda: subprocess.Popen([python, "-m", "daphne", *verbosity, "-b", host, "-p", str(port), APPLICATION],
+                                         cwd=ROOT, env=env, **output)]
+    listener = socket.create_server((host, port), backlog=1024)
+    fd = listener.fileno()
+    spawn = lambda: subprocess.Popen([python, "-m", "daphne", *verbosity, "--fd", str(fd), APPLICATION],  # noqa: E731
+                                     cwd=ROOT, env=env, pass_fds=[fd], **output)
+    spawn.listener = listener  # kept open for restarts
+    return [spawn] * processes
+
+
 def start_web(host: str, port: int, processes: int, env: dict, quiet: bool = False) -> list[subprocess.Popen]:
     python = sys.executable
     output = {"stderr": subprocess.DEVNULL} if quiet else {}

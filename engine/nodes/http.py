@@ -91,6 +91,8 @@ class HttpNode(NodeType):
                 raise NodeFailed(f"{where}: the credential '{config['credential']}' may be sent only to {', '.join(allowed)}, "
                                  f"not to {host or 'this URL'}; nothing was sent")
             headers["Authorization"] = f"Bearer {secret}"
+        if not any(name.lower() == "idempotency-key" for name in headers):
+            headers["Idempotency-Key"] = idempotency_key(ctx)
         query = {k: _query_value(v) for k, v in (config.get("query") or {}).items() if v is not None}
         try:
             response = await net.request(method, str(config["url"]), headers=headers, params=query, content=content,
@@ -159,3 +161,13 @@ def _redact(value: Any, secret: str) -> Any:
     if isinstance(value, dict):
         return {k: _redact(v, secret) for k, v in value.items()}
     return value
+
+
+def idempotency_key(ctx: NodeContext) -> str:
+    """The same for every execution of one step (a retry, a re-execution after
+    its worker died, a replay), different for each step, loop iteration and
+    fan-out item: (run, node, activation key). A receiver that keeps the keys
+    it has seen can drop a repeated request. A header the node sets itself wins."""
+    import hashlib
+
+    return hashlib.sha256(f"{ctx.run_id}:{ctx.node_id}:{ctx.key}".encode()).hexdigest()[:40]

@@ -75,6 +75,18 @@ def _start_child(config: dict[str, Any], ctx: NodeContext, key: str) -> int:
     parent = Run.objects.only("depth").get(pk=ctx.run_id)
     if parent.depth + 1 > MAX_DEPTH:
         raise NodeFailed(f"node '{ctx.node_id}': sub-workflows nest deeper than {MAX_DEPTH}; does a workflow call itself?")
+    # Recursion, whichever version brought it here: a workflow already running
+    # in this chain of parents is not started again below itself.
+    chain, current = [], ctx.run_id
+    while current is not None and len(chain) <= MAX_DEPTH:
+        row = Run.objects.filter(pk=current).values("workflow_id", "parent_run_id").first()
+        if row is None:
+            break
+        chain.append(row["workflow_id"])
+        current = row["parent_run_id"]
+    if config["workflow"] in chain:
+        raise NodeFailed(f"node '{ctx.node_id}': workflow {config['workflow']} is already running above this step "
+                         "(a sub-workflow may not call itself, through any version); nothing was started")
     workflow = product().workflow(ctx.team_id, config["workflow"], config.get("version"))
     if workflow is None:
         raise NodeFailed(f"node '{ctx.node_id}': workflow {config['workflow']} is not a workflow of this team")

@@ -139,7 +139,9 @@ def test_an_answer_that_lands_while_the_run_is_still_parking_is_not_lost(run_gra
     monkeypatch.setattr(RunExecutor, "_park", park_then_hold_on)
     run = run_graph(GRAPH, {"topic": "race"}, wait=False)
     wait_for_status(run.pk, "waiting")
-    assert Lease.held(run.pk)  # the parking worker still holds it
+    # Parking lets go of the run in the same write that shows it waiting: the
+    # answer is taken by a worker at once, while the parking one still finishes up.
+    assert not Lease.held(run.pk)
     assert answer(client_for(personas["bob"]), run, node="review", decision="approve", answer={"note": "quick"}).status_code == 202
     run = wait_for_run(run.pk, timeout=15)
     assert run.status == "succeeded", run.error

@@ -2,7 +2,8 @@
 
 An embedded Redis when REDIS_URL is unset, a Celery worker, Celery beat (the
 database scheduler of django-celery-beat, which sends the schedule sweep),
-and daphne. One Ctrl-C stops all of them.
+and daphne. A child that dies is started again (after a pause that grows
+while it keeps dying); one Ctrl-C stops all of them.
 
 Where the embedded services listen is written to var/services.json (removed
 on exit), so any other `manage.py` command started beside it — runworkflow,
@@ -18,7 +19,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from orchestrator_site.embedded import EmbeddedRedis
-from orchestrator_site.webservers import start_web
+from orchestrator_site.webservers import web_spawners
 
 
 class Command(BaseCommand):
@@ -41,18 +42,18 @@ class Command(BaseCommand):
             env["REDIS_URL"] = redis.url
             self.stdout.write(f"embedded Redis on {redis.url}")
         python = sys.executable
-        children = [
-            subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", str(workers),
-                              "-l", "warning", "-n", f"worker-{os.getpid()}@%h"], env=env),
-            *start_web(host, port, web, env),
-        ]
+        worker = [python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", str(workers),
+                  "-l", "warning", "-n", f"worker-{os.getpid()}@%h"]
+        spawners = [lambda: subprocess.Popen(worker, env=env), *web_spawners(host, port, web, env)]
         if not no_beat:
             from editor.triggers import ensure_sweep_task
 
             ensure_sweep_task()
             # Several beats (one per host) are safe: each tick is claimed once in the database.
-            children.append(subprocess.Popen([python, "-m", "celery", "-A", "orchestrator_site", "beat", "-l", "warning",
-                                              "--pidfile=", "-s", os.devnull], env=env))
+            beat = [python, "-m", "celery", "-A", "orchestrator_site", "beat", "-l", "warning", "--pidfile=", "-s", os.devnull]
+            spawners.append(lambda: subprocess.Popen(beat, env=env))
+        children = [spawn() for spawn in spawners]
+        pause = [1.0] * len(children)
         services_file = _write_services(env["REDIS_URL"], f"http://{host}:{port}/")
         self.stdout.write(self.style.SUCCESS(f"Orchestrator is at http://{host}:{port}/  (Ctrl-C stops everything)"))
         stopping = False
@@ -63,12 +64,20 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        started = [time.monotonic()] * len(children)
         try:
             while not stopping:
-                for child in children:
-                    if child.poll() is not None:
-                        self.stderr.write(f"{child.args[2]} exited with {child.returncode}; stopping")
-                        stopping = True
+                for i, child in enumerate(children):
+                    if child.poll() is not None and not stopping:
+                        # Dying again soon after a start doubles the pause (a
+                        # Redis that is still away); a long life resets it.
+                        pause[i] = 1.0 if time.monotonic() - started[i] > 60 else min(pause[i] * 2, 30.0)
+                        self.stderr.write(f"{' '.join(map(str, child.args[1:4]))} exited with {child.returncode}; "
+                                          f"starting it again in {pause[i]:g} s")
+                        time.sleep(pause[i])
+                        if not stopping:
+                            children[i] = spawners[i]()
+                            started[i] = time.monotonic()
                 time.sleep(0.3)
         finally:
             for child in children:
