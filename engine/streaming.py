@@ -228,9 +228,13 @@ def seed_run_log(run_id: int, run_events: list[dict[str, Any]]) -> None:
     re-run's reused steps), numbered as the engine numbers its own; called
     before the run is queued, so nobody is listening yet."""
     if run_events:
+        from .models import Run
+
         script = redis_client.client().register_script(_APPEND_SCRIPT)
-        script(keys=[events.seq_key(run_id), events.log_key(run_id)],
-               args=[LOG_TTL_S, *(json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events)])
+        first = script(keys=[events.seq_key(run_id), events.log_key(run_id)],
+                       args=[LOG_TTL_S, 0, *(json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events)])
+        # Recorded, so numbering resumes above them should Redis lose the counter.
+        Run.objects.filter(pk=run_id).update(event_seq=int(first) + len(run_events) - 1)
 
 
 async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
