@@ -50,3 +50,20 @@ def test_new_workflow_lands_in_the_picked_team_if_i_may_edit_there(personas):
     # a viewer of Acme, or an outsider, gets their personal team instead
     assert boot_team(browser(personas["carol"]), f"?team={acme.pk}") == personas["carol"].personal_team.pk
     assert boot_team(browser(personas["mallory"]), f"?team={acme.pk}") == personas["mallory"].personal_team.pk
+
+
+def test_the_admin_lists_teams_members_invitations_activity_and_credentials_without_keys(personas):
+    from django.contrib.auth import get_user_model
+
+    from editor.models import Credential
+
+    admin = get_user_model().objects.create_superuser("root", password="x")
+    credential = Credential(team=personas["acme"], name="oa")
+    credential.set_api_key("sk-admin-must-not-see")
+    credential.save()
+    client = browser(admin)
+    for model in ("team", "invitation", "activity", "workflow", "credential"):
+        assert client.get(f"/admin/editor/{model}/").status_code == 200, model
+    detail = client.get(f"/admin/editor/credential/{credential.pk}/change/")
+    assert detail.status_code == 200 and b"sk-admin-must-not-see" not in detail.content
+    assert client.get(f"/admin/editor/team/{personas['acme'].pk}/change/").status_code == 200
