@@ -144,6 +144,7 @@ function Editor({ boot }: { boot: Boot }) {
       if (event.mine || (savedVersionRef.current != null && event.version <= savedVersionRef.current)) return;
       setTeammateSave(event);
     },
+    onMoved: (teamName) => setNotice({ text: `An owner moved this workflow to the team ${teamName}; reload to see it there.`, tone: "info" }),
     onGone: () => {
       setCanEdit(false);
       setNotice({ text: "You no longer have access to this workflow (removed from its team, or it moved). Reload to see where you stand.", tone: "error" });

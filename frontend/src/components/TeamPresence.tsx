@@ -28,6 +28,8 @@ interface Options {
   onSaved: (event: SavedEvent) => void;
   /** The workflow is no longer visible to this user (removed from the team, moved away). */
   onGone: () => void;
+  /** It moved to another team the user is also in. */
+  onMoved?: (teamName: string) => void;
 }
 
 export function presenceUrl(workflowId: number, loc: Location = window.location): string {
@@ -59,6 +61,7 @@ export function usePresence(workflowId: number | null, options: Options): { user
         if (data.type === "hello" || data.type === "presence") setUsers((data.users as PresentUser[]) ?? []);
         else if (data.type === "role") latest.current.onRole(String(data.role), Boolean(data.can_edit));
         else if (data.type === "saved") latest.current.onSaved(data as unknown as SavedEvent);
+        else if (data.type === "moved") latest.current.onMoved?.(String(data.team_name));
       };
       ws.onclose = (event) => {
         setConnected(false);
