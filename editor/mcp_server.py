@@ -85,8 +85,12 @@ def _state(run_id: int):
 
 
 async def _follow(ctx: ServerRequestContext, run_id: int, total: int) -> tuple[str, Any, Any]:
-    """Report progress as steps finish until the run has finished."""
+    """Report progress as steps finish until the run has finished. Join the
+    run's group first, then read what was published before (the run's event
+    log in Redis); sequence numbers drop what is seen twice."""
     from channels.layers import get_channel_layer
+
+    from engine.streaming import read_log
 
     from .models import Run
 
@@ -94,20 +98,32 @@ async def _follow(ctx: ServerRequestContext, run_id: int, total: int) -> tuple[s
     channel = await layer.new_channel()
     group = events.group_name(run_id)
     await layer.group_add(group, channel)
+    seen = 0
     done = 0
+
+    async def report(batch: list[dict[str, Any]]) -> None:
+        nonlocal seen, done
+        for event in batch:
+            if event.get("seq", 0) <= seen:
+                continue
+            seen = event.get("seq", seen)
+            if event.get("type") == events.STEP_FINISHED:
+                done += 1
+                await ctx.session.report_progress(done, max(total, done), f"{event.get('node')} finished")
+
     try:
+        await report(await read_log(run_id))
         state = await sync_to_async(_state)(run_id)
         while state[0] not in Run.FINISHED:
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=1.0)
             except asyncio.TimeoutError:
                 message = {}
-            for event in message.get("events", []):
-                if event.get("type") == events.STEP_FINISHED:
-                    done += 1
-                    await ctx.session.report_progress(done, max(total, done), f"{event.get('node')} finished")
+            await report(message.get("events", []))
             if message.get("type") == "run.status" or any(e.get("type") == events.RUN_FINISHED for e in message.get("events", [])) or not message:
                 state = await sync_to_async(_state)(run_id)
+        await asyncio.sleep(0.05)
+        await report(await read_log(run_id, after=seen))  # the last steps' events may trail the run's row
     finally:
         await layer.group_discard(group, channel)
     return state

@@ -27,7 +27,7 @@ def workflow_list(request):
         workflows = workflows.filter(team=team_filter)
     workflows = (
         workflows
-        .select_related("team")
+        .select_related("team", "published_version")
         .annotate(
             run_count=Count("runs"),
             active_runs=Count("runs", filter=Q(runs__status__in=[Run.Status.QUEUED, Run.Status.RUNNING])),

@@ -172,6 +172,22 @@ class TriggerRotateView(APIView):
         return Response(trigger_data(request, trigger, can_write=True, secret=secret))
 
 
+class SchedulePreviewView(APIView):
+    @extend_schema(request={"application/json": {"type": "object", "properties": {
+        "cron": {"type": "string"}, "timezone": {"type": "string"}, "every_s": {"type": "integer"}}}})
+    def post(self, request):
+        """The next five fire times of a schedule being typed (nothing is saved): {"next_fires"} or 400 naming the field."""
+        from django.utils import timezone as dj_timezone
+
+        body = {k: v for k, v in _body(request).items() if k in ("cron", "timezone", "every_s")}
+        try:
+            config = triggers.clean_config("schedule", body)
+        except ServiceError as exc:
+            return _error(exc)
+        fires = triggers._ticks_after(config, dj_timezone.now(), dj_timezone.now(), 5)
+        return Response({"next_fires": [f.isoformat() for f in fires]})
+
+
 # ----------------------------------------------------------------- tool servers
 
 

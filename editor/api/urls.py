@@ -25,6 +25,7 @@ urlpatterns = [
     path("workflows/<int:pk>/triggers/", triggers.TriggerListView.as_view(), name="trigger-list"),
     path("workflows/<int:pk>/triggers/<int:tid>/", triggers.TriggerDetailView.as_view(), name="trigger-detail"),
     path("workflows/<int:pk>/triggers/<int:tid>/rotate/", triggers.TriggerRotateView.as_view(), name="trigger-rotate"),
+    path("schedule-preview/", triggers.SchedulePreviewView.as_view(), name="schedule-preview"),
     path("tool-servers/", triggers.ToolServerListView.as_view(), name="tool-server-list"),
     path("tool-servers/<int:sid>/", triggers.ToolServerDetailView.as_view(), name="tool-server-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,6 +14,8 @@ export interface WorkflowInfo {
   team: number;
   team_name: string;
   version: number | null;
+  /** The version every trigger runs; null when nothing is published. */
+  published_version?: number | null;
   graph: WorkflowDoc | null;
   template_slug?: string | null;
   created_at?: string;

@@ -24,6 +24,7 @@ import { useGraphEditing } from "../hooks/useGraphEditing";
 import { usePersistence } from "../hooks/usePersistence";
 import { useRunHistory } from "../hooks/useRunHistory";
 import { useRunView, type RightTab } from "../hooks/useRunView";
+import { PublishedBadge } from "./TriggersPanel";
 import { useSelection } from "../hooks/useSelection";
 import { useValidation } from "../hooks/useValidation";
 import { ConflictDialog } from "./ConflictDialog";
@@ -191,6 +192,7 @@ function Editor({ boot }: { boot: Boot }) {
         extras={
           <>
             <PresenceBar users={presence.users} connected={presence.connected} />
+            <PublishedBadge initial={workflow.published_version} />
             {!canEdit && (
               <span className="chip" data-testid="read-only">
                 view only — ask {askOwners} to edit

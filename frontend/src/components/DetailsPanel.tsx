@@ -14,6 +14,7 @@ import { ConfigPanel } from "./ConfigPanel";
 import { RunPanel } from "./RunPanel";
 import { StepInspector } from "./StepInspector";
 import { Timeline } from "./Timeline";
+import { TriggersPanel } from "./TriggersPanel";
 import { VersionHistory } from "./VersionHistory";
 import { WorkflowPanel } from "./WorkflowPanel";
 
@@ -23,6 +24,7 @@ const TABS: readonly (readonly [RightTab, string])[] = [
   ["timeline", "Timeline"],
   ["workflow", "Workflow"],
   ["versions", "Versions"],
+  ["triggers", "Triggers"],
 ];
 
 export function DetailsPanel(props: {
@@ -122,6 +124,7 @@ export function DetailsPanel(props: {
         />
       )}
       {tab === "workflow" && <WorkflowPanel doc={doc} readOnly={!editable} onChange={(change, coalesce) => edit((g) => ({ ...g, ...change }), coalesce)} />}
+      {tab === "triggers" && <TriggersPanel workflowId={wfId} canEdit={canEdit} savedVersion={savedVersion} />}
       {tab === "versions" && <VersionHistory workflowId={wfId} currentVersion={savedVersion} canEdit={canEdit} onShowDiff={props.onShowDiff} onRestore={props.onRestore} />}
     </aside>
   );

@@ -1,4 +1,6 @@
 /** This workflow's past runs, newest first; picking one opens it. */
+import { useState } from "react";
+
 import { formatDateTime, formatRelative, formatTokens } from "../format";
 import type { RunSummary } from "../run/types";
 import { StatusPill } from "./StatusPill";
@@ -13,13 +15,26 @@ interface Props {
   onLoadOlder?: () => void;
 }
 
-export function RunHistory({ runs, error, openRunId, onOpen, onRefresh, onLoadOlder }: Props) {
+export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh, onLoadOlder }: Props) {
+  const [trigger, setTrigger] = useState("");
+  const triggers = [...new Set((allRuns ?? []).map((r) => r.trigger ?? "api"))].sort();
+  const runs = allRuns && trigger ? allRuns.filter((r) => (r.trigger ?? "api") === trigger) : allRuns;
   return (
     <section className="panel run-history" aria-labelledby="history-heading">
       <div className="panel-head">
         <h2 id="history-heading" className="panel-title">
           Runs
         </h2>
+        {triggers.length > 1 && (
+          <select aria-label="Filter runs by trigger" className="small" value={trigger} onChange={(e) => setTrigger(e.target.value)}>
+            <option value="">all triggers</option>
+            {triggers.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        )}
         <button type="button" className="small ghost" onClick={onRefresh} aria-label="Refresh the run history">
           ↻
         </button>
@@ -49,7 +64,7 @@ export function RunHistory({ runs, error, openRunId, onOpen, onRefresh, onLoadOl
                   {formatTokens(run.usage?.tokens)} tok
                   {run.version != null && ` · v${run.version}`}
                   {run.triggered_by && ` · ${run.triggered_by}`}
-                  {run.trigger && run.trigger !== "api" && ` · ${run.trigger}`}
+                  {run.trigger && <span className="history-trigger" data-testid="run-trigger">{` · ${run.trigger}`}</span>}
                 </span>
               </button>
             </li>

@@ -9,7 +9,8 @@ import { listRuns, RUNS_PAGE } from "../api/endpoints";
 import type { RunSummary } from "../run/types";
 import { messageOf } from "./usePersistence";
 
-const HISTORY_REFRESH_MS = 15000;
+// Runs started from outside (webhooks, schedules, MCP) show up within this time.
+const HISTORY_REFRESH_MS = 3000;
 
 /** Runs known and a fresh page of them, by id (the page's newer data wins), newest first. */
 export function mergeRuns(known: RunSummary[] | null, page: RunSummary[]): RunSummary[] {
