@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 
 from .models import Run
 
-from . import events, execution, ioloop, redis_client, templating, workers
+from . import events, execution, ioloop, redis_client, templating, values, workers
 from .errors import NodeFailed, WorkflowError
 from .graph import Graph, InvalidWorkflow, load_cached
 from .nodes.base import NodeContext, NodeResult, Usage
@@ -664,6 +664,9 @@ class RunExecutor:
     def _succeed(self, act: Activation, node_type: str, rendered, result: NodeResult, attempts: int, started_at, *, existing: bool,
                  cache_key: str = "", reused: str = "") -> list[Activation]:
         finished_at = timezone.now()
+        # What a node returns is recorded, sent and shown: make it valid Unicode first (engine/values.py).
+        rendered = values.encodable(rendered)
+        result.output, result.set_vars = values.encodable(result.output), values.encodable(result.set_vars)
         self.steps += 1
         self.tokens += result.usage.tokens
         self.cost += result.usage.cost_usd
@@ -690,6 +693,7 @@ class RunExecutor:
         return ready
 
     def _fail_step(self, act: Activation, node_type: str, rendered, message: str, attempts: int, started_at, existing: bool = False):
+        rendered, message = values.encodable(rendered), values.encodable_text(str(message))
         self.recorder.step_finished(
             node=act.node, key=act.key, node_type=node_type, status="failed", rendered=rendered, output=None, ports=[], set_vars=None,
             error=message, attempts=attempts, usage=Usage(), model="", demo=False, started_at=started_at, finished_at=timezone.now(), existing=existing,
@@ -735,6 +739,7 @@ class RunExecutor:
                 pass  # it expires
         if error:
             error = {k: v for k, v in error.items() if v is not None}
+        output, error = values.encodable(output), values.encodable(error)
         self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
         self._cancel_children()
         self.events.append(

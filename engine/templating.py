@@ -22,7 +22,7 @@ from jinja2 import StrictUndefined, Undefined, TemplateSyntaxError, nodes as jno
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.utils import missing
 
-from . import sandbox
+from . import sandbox, values
 from .errors import TemplateError
 from .sandbox import MAX_OUTPUT_CHARS, MAX_RENDER_SECONDS, OrchestratorSandbox, TemplateLimit, TemplateTimeout, _deadline
 
@@ -171,13 +171,16 @@ def evaluate(expression: str, context: dict[str, Any], *, node: str | None = Non
             value._fail_with_undefined_error()
         if isinstance(value, types.GeneratorType):
             value = list(value)  # range() is lazy here; a value is a list
+        problem = values.json_problem(value)
+        if problem:  # a function, a namespace, a cycler: say so, not "internal error <function at 0x...>"
+            raise TemplateLimit(problem)
     except Exception as exc:  # any failure inside a user's expression is the user's to fix
         raise _fail(exc, node, field) from exc
     finally:
         if token is not None:
             _deadline.reset(token)
     _check_size(value, node, field)
-    return value
+    return values.encodable(value)
 
 
 def _check_size(value: Any, node: str | None, field: str | None) -> None:
@@ -222,7 +225,7 @@ def render(value: Any, context: dict[str, Any], *, node: str | None = None, fiel
         finally:
             _deadline.reset(token)
         _check_size(text, node, field)
-        return text
+        return values.encodable_text(text)
     if isinstance(value, list):
         return [render(item, context, node=node, field=f"{field}[{i}]") for i, item in enumerate(value)]
     if isinstance(value, dict):

@@ -200,6 +200,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "editor.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
+    # Depth and surrogate checks on the way in, surrogate-proof on the way out (editor/api/json.py).
+    "DEFAULT_PARSER_CLASSES": ["editor.api.json.JSONParser", "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
+    "DEFAULT_RENDERER_CLASSES": ["editor.api.json.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Orchestrator API",

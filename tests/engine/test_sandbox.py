@@ -186,7 +186,7 @@ def test_the_whole_workflow_shares_one_budget(monkeypatch):
     started = time.monotonic()
     errors = graph_module.validate(document(nodes, edges))
     assert any("WORKFLOW_MAX_TEMPLATE_TOKENS" in e.message for e in errors)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 3  # ~0.6 s on an idle core; the suite shares 2 cores
 
 
 def test_a_workflow_with_too_many_nodes_is_refused():
