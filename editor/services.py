@@ -17,6 +17,7 @@ from engine.streaming import reset_run_log, seed_run_log
 
 from . import activity
 from .models import Membership, Run, Step, Team, Workflow, WorkflowVersion
+from engine import patterns
 
 
 class ServiceError(Exception):
@@ -428,7 +429,7 @@ def answer_human_step(run: Run, *, user, node: str, key: str | None, decision: s
     answer = answer if answer is not None else {}
     form = config.get("form")
     if form and decision == "approve":
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(form).iter_errors(answer))
+        error = jsonschema.exceptions.best_match(patterns.validator(form).iter_errors(answer))
         if error is not None:
             where = "answer" + "".join(f".{p}" for p in error.absolute_path)
             raise ServiceError(f"{where}: {error.message}")

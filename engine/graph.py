@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from . import templating
 from .format import FORMAT_PREFIX, FORMAT_V1, NodeDoc, WorkflowDoc
 from .nodes import NODE_TYPES, NodeType
+from . import patterns
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def analyse(doc: WorkflowDoc) -> tuple[Graph | None, list[GraphError]]:
 
 def _validate_inputs_schema(doc: WorkflowDoc) -> list[GraphError]:
     try:
-        jsonschema.Draft202012Validator.check_schema(doc.inputs)
+        patterns.check_schema(doc.inputs)
     except jsonschema.SchemaError as exc:
         return [GraphError("inputs", f"inputs: not a valid JSON Schema: {exc.message}", field="inputs")]
     if doc.inputs.get("type", "object") != "object":

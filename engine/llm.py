@@ -19,6 +19,7 @@ from django.conf import settings
 from . import demo_model
 from .errors import NodeFailed
 from .pricing import cost_usd
+from . import patterns
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,7 @@ def _parse_json(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
         value = json.loads(cleaned)
     except json.JSONDecodeError as exc:
         return None, f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+    error = jsonschema.exceptions.best_match(patterns.validator(schema).iter_errors(value))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         return None, f"the reply does not match the schema at {where}: {error.message}"

@@ -36,6 +36,7 @@ from .nodes.base import NodeContext, NodeResult, Usage
 from .recording import Recorder
 from .scheduler import Activation, ReplayMismatch, Scheduler
 from .streaming import publisher
+from . import patterns
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +152,9 @@ class Lease:
 
 
 @functools.lru_cache(maxsize=256)
-def _input_validator(schema_json: str) -> jsonschema.Draft202012Validator:
+def _input_validator(schema_json: str) -> jsonschema.protocols.Validator:
     """Built once per inputs schema: starting runs of one workflow again and again is the API's hot path."""
-    return jsonschema.Draft202012Validator(json.loads(schema_json))
+    return patterns.validator(json.loads(schema_json))
 
 
 def validate_input(graph_doc: dict[str, Any], run_input: Any) -> list[str]:

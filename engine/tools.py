@@ -19,6 +19,7 @@ import jsonschema
 
 from . import net, templating
 from .nodes.base import NodeContext
+from . import patterns
 
 
 class ToolError(Exception):
@@ -37,7 +38,7 @@ class Tool:
         return {"type": "function", "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
 
     async def invoke(self, arguments: Any, ctx: NodeContext) -> Any:
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(self.parameters).iter_errors(arguments))
+        error = jsonschema.exceptions.best_match(patterns.validator(self.parameters).iter_errors(arguments))
         if error is not None:
             where = "/".join(str(p) for p in error.absolute_path) or "(arguments)"
             raise ToolError(f"arguments do not match {self.name}'s schema at {where}: {error.message}")

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import jsonschema
 
+from engine import patterns
+
 Result = tuple[float, str]
 
 
@@ -120,7 +122,7 @@ class Contains(Scorer):
 class Regex(Scorer):
     kind = "regex"
     description = "1 when the pattern (option `pattern`, else the case's `expected`) matches somewhere in the output."
-    options = {"pattern": "a Python regular expression", "ignore_case": "match without case (default false)"}
+    options = {"pattern": "a regular expression (RE2 syntax: linear time, no backreferences or look-around)", "ignore_case": "match without case (default false)"}
 
     @classmethod
     def check_options(cls, config):
@@ -130,8 +132,8 @@ class Regex(Scorer):
         if not isinstance(pattern, str):
             return [f"scorer.pattern: must be a string, not {type(pattern).__name__}"]
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            patterns.compile(pattern)
+        except patterns.PatternError as exc:
             return [f"scorer.pattern: not a valid regular expression ({exc})"]
         return []
 
@@ -140,8 +142,9 @@ class Regex(Scorer):
         if not pattern:
             return 0.0, "no pattern: set scorer.pattern or the case's expected value"
         try:
-            match = re.search(pattern, as_text(output), re.IGNORECASE if config.get("ignore_case") else 0)
-        except re.error as exc:
+            # RE2: linear in the output, whatever the pattern (a case's `expected` is a user's pattern too).
+            match = patterns.compile(pattern, bool(config.get("ignore_case"))).search(as_text(output))
+        except patterns.PatternError as exc:
             return 0.0, f"the case's pattern is not a valid regular expression ({exc})"
         return (1.0, f"matched {_short(match.group(0), 40)!r}") if match else (0.0, f"no match for /{pattern}/")
 
@@ -157,14 +160,14 @@ class JSONSchemaValid(Scorer):
         if not isinstance(schema, dict):
             return ["scorer.schema: required; a JSON Schema object the output must match"]
         try:
-            jsonschema.Draft202012Validator.check_schema(schema)
+            patterns.check_schema(schema)
         except jsonschema.SchemaError as exc:
             return [f"scorer.schema: not a valid JSON Schema ({exc.message})"]
         return []
 
     def score(self, output, case, config):
         value = as_json(output)
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(config["schema"]).iter_errors(value))
+        error = jsonschema.exceptions.best_match(patterns.validator(config["schema"]).iter_errors(value))
         if error is None:
             return 1.0, "valid against the schema"
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"

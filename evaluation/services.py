@@ -18,6 +18,7 @@ from engine.runner import validate_input
 
 from . import scorers, stats
 from .models import Dataset, Experiment, TestCase, Trial, Variant
+from engine import patterns
 
 CASE_KEYS = {"input", "expected", "rubric", "tags"}
 MAX_REPEATS = 20
@@ -39,7 +40,7 @@ def check_case(data: Any, where: str, input_schema: dict[str, Any] | None) -> li
     elif not isinstance(data["input"], dict):
         errors.append(f"{where}.input: must be a JSON object of the workflow's inputs, not {_type_name(data['input'])}")
     elif input_schema:
-        validator = jsonschema.Draft202012Validator(input_schema)
+        validator = patterns.validator(input_schema)
         for error in validator.iter_errors(data["input"]):
             path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
             errors.append(f"{where}.input{path}: {error.message} (the dataset's input_schema)")
@@ -74,7 +75,7 @@ def check_input_schema(schema: Any) -> list[str]:
     if not isinstance(schema, dict):
         return ["input_schema: must be a JSON Schema object or null"]
     try:
-        jsonschema.Draft202012Validator.check_schema(schema)
+        patterns.check_schema(schema)
     except jsonschema.SchemaError as exc:
         return [f"input_schema: not a valid JSON Schema ({exc.message})"]
     return []

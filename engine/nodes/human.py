@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from .base import Config, NodeContext, NodeResult, NodeType
+from .. import patterns
 
 
 class HumanConfig(Config):
@@ -22,7 +23,7 @@ class HumanConfig(Config):
             import jsonschema
 
             try:
-                jsonschema.Draft202012Validator.check_schema(form)
+                patterns.check_schema(form)
             except jsonschema.SchemaError as exc:
                 raise ValueError(f"not a valid JSON Schema: {exc.message}") from exc
         return form

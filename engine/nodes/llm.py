@@ -10,6 +10,7 @@ from pydantic import Field
 from .. import llm, providers
 from ..errors import NodeFailed
 from .base import Config, NodeContext, NodeResult, NodeType, Usage
+from .. import patterns
 
 SCRIPTED_MODEL = "scripted"
 DEFAULT_SCRIPT_PICK = "{{ index if index is defined else ((loop.iteration - 1) if loop is defined else 0) }}"
@@ -99,7 +100,7 @@ def _scripted(config: dict[str, Any], ctx: NodeContext) -> NodeResult:
                 value = reply  # a plain string is a JSON value too; the schema decides
         schema = config.get("json_schema")
         if schema is not None:
-            error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(value))
+            error = jsonschema.exceptions.best_match(patterns.validator(schema).iter_errors(value))
             if error is not None:
                 where = "/".join(str(p) for p in error.absolute_path) or "(root)"
                 raise NodeFailed(f"scripted reply {index} does not match json_schema at {where}: {error.message}; fix the script or the schema")

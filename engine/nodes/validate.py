@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from ..templating import evaluate
 from .base import Config, NodeContext, NodeResult, NodeType
+from .. import patterns
 
 
 class ValidateRule(Config):
@@ -42,7 +43,7 @@ class ValidateConfig(Config):
     @classmethod
     def _is_a_schema(cls, schema: dict[str, Any]) -> dict[str, Any]:
         try:
-            jsonschema.Draft202012Validator.check_schema(schema)
+            patterns.check_schema(schema)
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.absolute_path)
             raise ValueError(f"not a valid JSON Schema{' at ' + where if where else ''}: {exc.message}") from None
@@ -79,7 +80,7 @@ class ValidateNode(NodeType):
         value = _parse_if_expected(config.get("value"), schema)
         errors = [
             {"path": "/".join(str(p) for p in error.absolute_path) or "(root)", "message": error.message}
-            for error in sorted(jsonschema.Draft202012Validator(schema).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
+            for error in sorted(patterns.validator(schema).iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
         ]
         if not errors:
             # Rules read the value's structure, which only the schema guarantees.

@@ -39,7 +39,7 @@ def test_regex_uses_the_pattern_option_or_the_expected_value():
     assert grade("ID: ab-12", r"[a-z]{2}-\d+", kind="regex")[0] == 1.0
     assert grade("HELLO", kind="regex", pattern="hello", ignore_case=True)[0] == 1.0
     assert scorers.check_config({"type": "regex", "pattern": "("}) == [
-        "scorer.pattern: not a valid regular expression (missing ), unterminated subpattern at position 0)"]
+        "scorer.pattern: not a valid regular expression (missing ): ( (patterns run on RE2: no backreferences or look-around))"]
 
 
 def test_json_schema_accepts_valid_json_text_and_names_the_invalid_place():
