@@ -255,13 +255,117 @@ def token_latency(port: int, fake) -> list[float]:
     return latencies
 
 
+# ----------------------------------------------------------------- webhooks
+
+
+def webhook_for(graph: dict, name: str) -> str:
+    """A published workflow of `graph` with a webhook that answers with the output: its path."""
+    from editor import services, triggers
+    from editor.models import Trigger
+
+    user = bench_user()
+    workflow = services.create_workflow(team=user.personal_team, user=user, graph=graph, name=name)
+    triggers.publish(workflow, None)
+    trigger = Trigger.objects.create(workflow=workflow, type="webhook", token=triggers.new_token(),
+                                     config=triggers.clean_config("webhook", {"respond": "output", "timeout_s": 120}))
+    return f"/hooks/{trigger.token}/"
+
+
+def webhook_once(port: int, path: str, body: dict) -> float:
+    """Wall time from the client's POST to the webhook until the response with the output is in hand."""
+    import http.client
+
+    payload = json.dumps(body).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    started = time.perf_counter()
+    connection.request("POST", path, body=payload, headers={"Content-Type": "application/json"})
+    response = connection.getresponse()
+    data = response.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
+    return elapsed
+
+
+def webhook_throughput(port: int, path: str, total: int = 200, concurrency: int = 10) -> float:
+    """Runs per second for `total` webhook calls answered with the output, `concurrency` clients on kept-alive connections."""
+    import http.client
+
+    lock = threading.Lock()
+    counter = iter(range(total))
+    errors: list[str] = []
+    body = json.dumps({"n": 1}).encode()
+
+    def client():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    connection.close()
+                    return
+            connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            payload = response.read()
+            if response.status != 200:
+                errors.append(f"{response.status} {payload[:200]!r}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {total} webhook calls failed, e.g. {errors[0]}")
+    return total / elapsed
+
+
+def webhook_rows(port: int, fake, repeats: int) -> list[tuple[str, str, str, str]]:
+    """The five workloads through a webhook that answers with the output (how peers are measured)."""
+    import socket
+
+    deadline = time.monotonic() + 60
+    while True:  # daphne may still be starting
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    rows = []
+    short, long = webhook_for(chain(1), "hook chain 1"), webhook_for(chain(51), "hook chain 51")
+    webhook_once(port, short, {"n": 1}), webhook_once(port, long, {"n": 1})  # warm-up
+    shorts = [webhook_once(port, short, {"n": 1}) for _ in range(repeats)]
+    longs = [webhook_once(port, long, {"n": 1}) for _ in range(repeats)]
+    rows.append(("webhook: 1-node workflow, POST -> output", f"{statistics.median(shorts) * 1000:.1f} ms",
+                 f"x{max(shorts) / min(shorts):.2f}", "(round trip)"))
+    rows.append(("webhook: 50-node chain, extra cost per node", f"{(statistics.median(longs) - statistics.median(shorts)) / 50 * 1000:.3f} ms",
+                 f"x{max(longs) / min(longs):.2f}", "<= 0.5 ms"))
+    fake.latency_s = 0.2
+    hook = webhook_for(fanout(100), "hook fanout")
+    times = repeat(lambda: webhook_once(port, hook, {}), repeats)
+    rows.append(("webhook: 100-item fan-out of 200 ms llm calls", f"{statistics.median(times):.3f} s", f"x{max(times) / min(times):.2f}", "<= 0.30 s"))
+    hook = webhook_for(planner_workers(20), "hook planner")
+    times = repeat(lambda: webhook_once(port, hook, {}), repeats)
+    rows.append(("webhook: planner + 20 workers + synthesis", f"{statistics.median(times):.3f} s", f"x{max(times) / min(times):.2f}", "<= 0.66 s"))
+    fake.latency_s = 0.0
+    hook = webhook_for(chain(3), "hook five nodes")
+    rates = [webhook_throughput(port, hook) for _ in range(max(1, repeats // 2))]
+    rows.append(("webhook: 5-node runs, 200 at concurrency 10", f"{statistics.median(rates):.0f} runs/s", f"x{max(rates) / min(rates):.2f}",
+                 ">= 150 runs/s"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="Celery worker processes (default: one per core).")
     parser.add_argument("--web", type=int, default=1, help="daphne processes sharing the API's port (default: 1).")
-    parser.add_argument("--only", default="node,fanout,planner,api,tokens",
-                        help="Comma-separated measures to run: node, fanout, planner, api, tokens (default: all).")
+    parser.add_argument("--only", default="node,fanout,planner,api,tokens,webhook",
+                        help="Comma-separated measures to run: node, fanout, planner, api, tokens, webhook (default: all).")
     args = parser.parse_args()
     only = set(args.only.split(","))
     state = setup_environment(args.workers, args.web)
@@ -288,6 +392,9 @@ def main() -> None:
             rates = [api_throughput(state["port"]) for _ in range(max(1, args.repeats // 2))]
             rows.append(("5-node runs through the API, 200 at concurrency 10", f"{statistics.median(rates):.0f} runs/s",
                          f"x{max(rates) / min(rates):.2f}", ">= 150 runs/s (n8n ~20)"))
+
+        if "webhook" in only:
+            rows.extend(webhook_rows(state["port"], fake, args.repeats))
 
         if "tokens" in only:
             latencies = token_latency(state["port"], fake)
