@@ -138,7 +138,7 @@ async def _run_remote(run_id: int, team_id: int | None, specs: list[StepSpec], e
 
     async def one(spec: StepSpec) -> None:
         ctx = NodeContext(
-            node_id=spec.node, scope={}, run_id=run_id, team_id=team_id,
+            node_id=spec.node, scope={}, run_id=run_id, team_id=team_id, key=spec.key,
             emit_delta=lambda text: pub.emit_nowait(events.event(events.STEP_DELTA, run_id, node=spec.node, key=spec.key, text=text)),
         )
         node = NODE_TYPES[spec.node_type]()

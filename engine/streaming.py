@@ -21,6 +21,7 @@ from django.conf import settings
 from . import events, ioloop, redis_client
 
 LOG_TTL_S = 7 * 24 * 3600
+RESUME_GAP = 10_000  # how far above the last known number a run's lost counter resumes
 PUBLISH_GIVE_UP_S = 120.0  # how long a batch of events waits for Redis to come back
 
 
@@ -152,7 +153,11 @@ class Publisher:
             self._append = redis_client.async_client().register_script(_APPEND_SCRIPT)
         for run_id, run_events in by_run.items():
             encoded = [json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events]
-            floor = await self._floor(run_id)
+            known = await self._floor(run_id)
+            # Used only if Redis has no counter for the run: above anything a
+            # process may have published but not yet recorded (another owner's
+            # last batch, a fan-out worker's deltas) — a jump, never a repeat.
+            floor = known + RESUME_GAP if known else 0
             first = await self._append(keys=[events.seq_key(run_id), events.log_key(run_id)], args=[LOG_TTL_S, floor, *encoded])
             for offset, event in enumerate(run_events):
                 event["seq"] = int(first) + offset
@@ -162,8 +167,8 @@ class Publisher:
 
 # Numbers a batch of a run's events and appends them to its log, atomically:
 # the log's order is the seq order, whichever worker published.
-# A counter Redis lost starts again above ARGV[2], the highest number known
-# to this process or recorded in the database: numbers never repeat.
+# A counter Redis lost starts again at ARGV[2]: RESUME_GAP above the highest
+# number known to this process or recorded in the database.
 _APPEND_SCRIPT = """
 local count = #ARGV - 2
 if redis.call('EXISTS', KEYS[1]) == 0 then

@@ -43,7 +43,11 @@ class Command(BaseCommand):
             self.stdout.write(f"embedded Redis on {redis.url}")
         python = sys.executable
         worker = [python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", str(workers),
-                  "-l", "warning", "-n", f"worker-{os.getpid()}@%h"]
+                  "-l", "warning", "-n", f"worker-{os.getpid()}@%h",
+                  # Nothing here uses worker-to-worker gossip or mingle, and their
+                  # restart after a lost Redis is where a worker died with
+                  # AttributeError('NoneType' object has no attribute 'hostname').
+                  "--without-gossip", "--without-mingle"]
         spawners = [lambda: subprocess.Popen(worker, env=env), *web_spawners(host, port, web, env)]
         if not no_beat:
             from editor.triggers import ensure_sweep_task
