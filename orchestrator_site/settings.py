@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "channels",
     "django_celery_beat",
+    "axes",  # brute-force protection of every login (README "Security settings")
     "editor",
     "engine",
     "evaluation",
@@ -56,7 +57,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with 429
 ]
+
+# Brute-force protection (django-axes): after LOGIN_FAILURE_LIMIT wrong
+# passwords for one account, or from one client address, logins from there
+# (/login/, /admin/login/, /api/auth/token/) are refused for
+# LOGIN_COOLOFF_MINUTES (`manage.py axes_reset` unlocks at once).
+AUTHENTICATION_BACKENDS = ["editor.lockout.LockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_ENABLED = env_bool("LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "editor.lockout.lockout_response"
 
 ROOT_URLCONF = "orchestrator_site.urls"
 TEMPLATES = [
@@ -200,6 +215,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "editor.api.errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": None,
+    # Only the token endpoint is throttled (per client address); nothing else is,
+    # so no throttle can limit the throughput figures of the engine.
+    "DEFAULT_THROTTLE_RATES": {"auth": os.environ.get("AUTH_THROTTLE_RATE", "30/min")},
     # Depth and surrogate checks on the way in, surrogate-proof on the way out (editor/api/json.py).
     "DEFAULT_PARSER_CLASSES": ["editor.api.json.JSONParser", "rest_framework.parsers.FormParser", "rest_framework.parsers.MultiPartParser"],
     "DEFAULT_RENDERER_CLASSES": ["editor.api.json.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],

@@ -174,6 +174,14 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttles():
+    # DRF's throttle counts live in the cache, which outlives a test's database.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def pytest_collection_modifyitems(config, items):
     """Browser tests last: Playwright's event loop must not meet other tests' asyncio.run()."""
     items.sort(key=lambda item: "/e2e/" in str(item.fspath))

@@ -8,10 +8,22 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.authtoken.models import Token
-from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+
+from .. import lockout
+
+
+class AuthThrottle(AnonRateThrottle):
+    """Password guesses per client address (AUTH_THROTTLE_RATE); django-axes locks out on top."""
+
+    scope = "auth"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 from rest_framework.views import APIView
 
 from engine.graph import validate
@@ -545,12 +557,23 @@ class CredentialViewSet(viewsets.ModelViewSet):
 )
 @api_view(["POST"])
 @permission_classes([AllowAny])
+@throttle_classes([AuthThrottle])
 def obtain_token(request):
     """Exchange a username and password for an API token."""
     from django.contrib.auth import authenticate
+    from django.core.exceptions import PermissionDenied
 
     data = request.data if isinstance(request.data, dict) else {}
-    user = authenticate(request, username=data.get("username", ""), password=data.get("password", ""))
+    username, password = data.get("username", ""), data.get("password", "")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return Response({"error": "username and password must be strings"}, status=400)
+    try:
+        # The Django request: django-axes reads the client address from it and counts the failure.
+        user = authenticate(request._request, username=username, password=password)
+    except PermissionDenied:  # django-axes: locked out
+        return Response({"error": lockout.message()}, status=429)
+    if getattr(request._request, "axes_locked_out", False):
+        return Response({"error": lockout.message()}, status=429)
     if user is None:
         return Response({"error": "username or password is wrong"}, status=400)
     token, _ = Token.objects.get_or_create(user=user)
