@@ -31,7 +31,8 @@ def test_publish_copy_the_webhook_url_call_it_and_see_the_run_live(page, live_da
     panel.get_by_role("button", name="Add a webhook").click()
     url_box = page.get_by_test_id("webhook-url")
     url_box.wait_for()
-    assert "curl -sS -X POST" in page.get_by_test_id("curl").text_content()
+    curl = page.get_by_test_id("curl").text_content()
+    assert "curl -sS -X POST" in curl and '"topic":"…"' in curl
     panel.get_by_role("button", name="Copy URL").click()
     panel.get_by_role("button", name="Copied").wait_for()
     copied = page.evaluate("() => navigator.clipboard.readText()")
@@ -42,6 +43,12 @@ def test_publish_copy_the_webhook_url_call_it_and_see_the_run_live(page, live_da
     response = httpx2.post(copied, json={"topic": "owls"}, timeout=30)
     assert response.status_code == 200 and response.json()["output"] == "owls"
     run_id = response.json()["run"]
+    # The curl example runs as shown.
+    import json
+    import subprocess
+
+    done = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60)
+    assert json.loads(done.stdout)["output"] == "…", done.stdout + done.stderr
 
     # The history shows it, with its trigger, without a reload.
     page.get_by_role("tablist", name="Left panel").get_by_role("tab", name="Run").click()

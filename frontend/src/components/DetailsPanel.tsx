@@ -124,7 +124,7 @@ export function DetailsPanel(props: {
         />
       )}
       {tab === "workflow" && <WorkflowPanel doc={doc} readOnly={!editable} onChange={(change, coalesce) => edit((g) => ({ ...g, ...change }), coalesce)} />}
-      {tab === "triggers" && <TriggersPanel workflowId={wfId} canEdit={canEdit} savedVersion={savedVersion} />}
+      {tab === "triggers" && <TriggersPanel workflowId={wfId} canEdit={canEdit} savedVersion={savedVersion} inputs={savedDoc.inputs} />}
       {tab === "versions" && <VersionHistory workflowId={wfId} currentVersion={savedVersion} canEdit={canEdit} onShowDiff={props.onShowDiff} onRestore={props.onRestore} />}
     </aside>
   );

@@ -48,12 +48,23 @@ export function PublishedBadge({ initial }: { initial: number | null | undefined
   );
 }
 
-function curlExample(t: TriggerRecord): string {
+/** An input for the example: each property's default, else a placeholder of its type. */
+export function exampleInput(schema: unknown): Record<string, unknown> {
+  const props = ((schema as { properties?: Record<string, { default?: unknown; type?: string }> } | null)?.properties) ?? {};
+  const out: Record<string, unknown> = {};
+  for (const [name, p] of Object.entries(props)) {
+    out[name] = p.default !== undefined ? p.default : p.type === "number" || p.type === "integer" ? 1 : p.type === "boolean" ? true : p.type === "array" ? [] : p.type === "object" ? {} : "…";
+  }
+  return out;
+}
+
+function curlExample(t: TriggerRecord, input: Record<string, unknown>): string {
+  const body = JSON.stringify(input).replace(/'/g, "'\\''");
   const signed = t.signing
-    ? `TS=$(date +%s); BODY='{}'\nSIG=$(printf '%s.%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')\n`
+    ? `TS=$(date +%s); BODY='${body}'\nSIG=$(printf '%s.%s' "$TS" "$BODY" | openssl dgst -sha256 -hmac "$SECRET" | sed 's/^.* //')\n`
     : "";
   const headers = t.signing ? ` \\\n  -H "X-Orchestrator-Timestamp: $TS" -H "X-Orchestrator-Signature: sha256=$SIG"` : "";
-  return `${signed}curl -sS -X POST '${t.url}' \\\n  -H 'Content-Type: application/json'${headers} \\\n  -d '${t.signing ? "$BODY" : "{}"}'`;
+  return `${signed}curl -sS -X POST '${t.url}' \\\n  -H 'Content-Type: application/json'${headers} \\\n  -d ${t.signing ? '"$BODY"' : `'${body}'`}`;
 }
 
 function Copy({ text, label }: { text: string; label: string }) {
@@ -140,7 +151,8 @@ function ScheduleEditor({ initial, onSave, saveLabel }: { initial?: TriggerRecor
   );
 }
 
-export function TriggersPanel({ workflowId, canEdit, savedVersion }: { workflowId: number | null; canEdit: boolean; savedVersion: number | null }) {
+export function TriggersPanel({ workflowId, canEdit, savedVersion, inputs }: { workflowId: number | null; canEdit: boolean; savedVersion: number | null; inputs?: unknown }) {
+  const example = exampleInput(inputs);
   const [items, setItems] = useState<TriggerRecord[] | null>(null);
   const [publishedVersion, setPublished] = useState<number | null>(null);
   const [version, setVersion] = useState<string>("");
@@ -234,8 +246,8 @@ export function TriggersPanel({ workflowId, canEdit, savedVersion }: { workflowI
                   <code className="small" data-testid="webhook-url" style={{ wordBreak: "break-all" }}>{t.url}</code>
                   <Copy text={t.url} label="Copy URL" />
                 </div>
-                <pre className="small" data-testid="curl">{curlExample(t)}</pre>
-                <Copy text={curlExample(t)} label="Copy curl" />
+                <pre className="small" data-testid="curl">{curlExample(t, example)}</pre>
+                <Copy text={curlExample(t, example)} label="Copy curl" />
               </>
             ) : (
               <p className="muted small">The URL is its credential: only owners and editors see it.</p>
