@@ -65,3 +65,25 @@ def test_edit_a_prompt_rerun_from_it_and_upstream_is_reused(page, live_daphne, w
     page.wait_for_function("(n) => (document.querySelector('[data-testid=run-tokens]')?.textContent || '').replace(/\\D/g, '') === String(n)",
                            arg=new.tokens, timeout=10000)
     shot(page, "10-rerun-reused")
+
+    # Compare the two runs node by node: the re-run node's output differs, the reused one's does not.
+    page.get_by_test_id("rerun-of").get_by_role("button").click()
+    compare = page.get_by_test_id("run-compare")
+    compare.get_by_test_id("compare-row-polish").wait_for(timeout=10000)
+    assert compare.get_by_test_id("compare-row-polish").get_attribute("data-differs") == "yes"
+    assert compare.get_by_test_id("compare-row-draft").get_attribute("data-differs") == "no"
+    assert "reused" in compare.get_by_test_id("compare-row-draft").text_content()
+    compare.get_by_test_id("text-diff").first.wait_for()
+    shot(page, "11-compare-runs")
+
+    # Version compare shows how the prompt changed, not only that it did.
+    page.get_by_role("tab", name="Versions").click()
+    page.get_by_label("Compare from version 1").check()
+    page.get_by_label("Compare to version 2").check()
+    page.get_by_role("button", name="Compare", exact=True).click()
+    changed = page.get_by_test_id("diff-node-polish")
+    changed.wait_for()
+    assert "config.prompt" in changed.text_content()
+    assert changed.locator("[data-testid=diff-before] del").first.text_content().strip() == "Polish"
+    assert changed.locator("[data-testid=diff-after] ins").first.text_content().strip() == "Shorten"
+    shot(page, "12-version-field-diff")

@@ -107,6 +107,24 @@ export interface StepRecord {
   status: string;
   started_at: string | null;
   finished_at: string | null;
+  node_type?: string;
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+  usage?: { tokens_in: number; tokens_out: number; cost_usd: number };
+  duration_ms?: number | null;
+  reused?: boolean;
+  reused_from?: string | null;
+  seq?: number;
+}
+
+export interface RunRecord extends RunSummary {
+  steps: StepRecord[];
+}
+
+/** A run with all its steps. */
+export function getRunRecord(runId: number): Promise<RunRecord> {
+  return api.get<RunRecord>(`/api/runs/${runId}/`);
 }
 
 export function getRunSteps(runId: number): Promise<StepRecord[]> {

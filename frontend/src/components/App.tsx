@@ -302,6 +302,7 @@ function Editor({ boot }: { boot: Boot }) {
           shownDoc={shownDoc}
           nodeName={nodeName}
           onRerun={rerunHere}
+          runs={history_.runs}
           onRenamed={(to) => {
             setSelection(new Set([to]));
             setPick({ node: to, key: null });

@@ -6,8 +6,9 @@
  */
 import { useMemo, useState } from "react";
 
-import { diffDocs, mergeDocs, type Side } from "../graph/diff";
+import { diffDocs, fieldChanges, mergeDocs, type Side } from "../graph/diff";
 import type { WorkflowDoc } from "../graph/format";
+import { FieldDiffs } from "./TextDiff";
 import { DiffSummary } from "./VersionHistory";
 
 interface Props {
@@ -35,7 +36,7 @@ export function ConflictDialog({ base, mine, theirs, theirVersion, message, onMe
         <h2 id="conflict-title">Someone else saved this workflow</h2>
         <p>{message}</p>
         <h3 className="subhead">Their change (version {theirVersion})</h3>
-        <DiffSummary diff={theirChanges} />
+        <DiffSummary diff={theirChanges} before={base} after={theirs} />
         {preview.conflicts.length > 0 && (
           <fieldset className="conflict-choices">
             <legend>Both of you changed these — keep whose?</legend>
@@ -48,6 +49,7 @@ export function ConflictDialog({ base, mine, theirs, theirVersion, message, onMe
                     {side === "mine" ? "Mine" : "Theirs"}
                   </label>
                 ))}
+                <FieldDiffs changes={fieldChanges(mine, theirs, id)} labels={["Mine", "Theirs"]} />
               </div>
             ))}
           </fieldset>

@@ -8,7 +8,8 @@ import type { NodeDoc, WorkflowDoc } from "../graph/format";
 import type { TypeIndex } from "../graph/nodeTypes";
 import type { DocumentState } from "../hooks/useDocument";
 import type { RightTab, RunView } from "../hooks/useRunView";
-import { isRunFinished } from "../run/types";
+import { isRunFinished, type RunSummary } from "../run/types";
+import { RunCompare } from "./RunCompare";
 import { BudgetMeters } from "./BudgetMeters";
 import { ConfigPanel } from "./ConfigPanel";
 import { RunPanel } from "./RunPanel";
@@ -22,6 +23,7 @@ const TABS: readonly (readonly [RightTab, string])[] = [
   ["node", "Node"],
   ["run", "Run"],
   ["timeline", "Timeline"],
+  ["compare", "Compare"],
   ["workflow", "Workflow"],
   ["versions", "Versions"],
   ["triggers", "Triggers"],
@@ -41,6 +43,7 @@ export function DetailsPanel(props: {
   shownDoc: WorkflowDoc;
   nodeName: (id: string) => string;
   onRerun: (node: string) => void;
+  runs: RunSummary[] | null;
   onRenamed: (to: string) => void;
   onShowDiff: (diff: DocDiff | null, graph: WorkflowDoc | null) => void;
   onRestore: (number: number, graph: WorkflowDoc) => void;
@@ -85,6 +88,15 @@ export function DetailsPanel(props: {
         ))}
       {tab === "run" && (
         <>
+          {run.run?.rerun_of != null && (
+            <p className="muted small panel rerun-of" data-testid="rerun-of">
+              Re-run of #{run.run.rerun_of}
+              {run.run.from_node ? ` from ${nodeName(run.run.from_node)}` : ""} (upstream steps reused) ·{" "}
+              <button type="button" className="link small" onClick={() => onTab("compare")}>
+                compare with #{run.run.rerun_of}
+              </button>
+            </p>
+          )}
           <RunPanel
             run={run}
             connection={rv.connection}
@@ -123,6 +135,7 @@ export function DetailsPanel(props: {
           }}
         />
       )}
+      {tab === "compare" && <RunCompare key={runId ?? "none"} runs={props.runs} openRun={run.run} nodeOrder={shownDoc.nodes.map((n) => n.id)} nodeName={nodeName} />}
       {tab === "workflow" && <WorkflowPanel doc={doc} readOnly={!editable} onChange={(change, coalesce) => edit((g) => ({ ...g, ...change }), coalesce)} />}
       {tab === "triggers" && <TriggersPanel workflowId={wfId} canEdit={canEdit} savedVersion={savedVersion} inputs={savedDoc.inputs} />}
       {tab === "versions" && <VersionHistory workflowId={wfId} currentVersion={savedVersion} canEdit={canEdit} onShowDiff={props.onShowDiff} onRestore={props.onRestore} />}

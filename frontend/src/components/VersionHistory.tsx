@@ -6,9 +6,10 @@
 import { useCallback, useEffect, useState } from "react";
 
 import { getVersion, listVersions, type WorkflowVersion } from "../api/endpoints";
-import { diffDocs, type DocDiff } from "../graph/diff";
+import { diffDocs, fieldChanges, type DocDiff } from "../graph/diff";
 import { formatDateTime } from "../format";
 import type { WorkflowDoc } from "../graph/format";
+import { FieldDiffs } from "./TextDiff";
 
 type VersionRow = Omit<WorkflowVersion, "graph">;
 
@@ -25,7 +26,7 @@ export function VersionHistory({ workflowId, currentVersion, canEdit, onShowDiff
   const [error, setError] = useState<string | null>(null);
   const [from, setFrom] = useState<number | null>(null);
   const [to, setTo] = useState<number | null>(null);
-  const [diff, setDiff] = useState<DocDiff | null>(null);
+  const [diff, setDiff] = useState<{ diff: DocDiff; before: WorkflowDoc; after: WorkflowDoc } | null>(null);
 
   useEffect(() => {
     if (workflowId == null) return;
@@ -45,7 +46,7 @@ export function VersionHistory({ workflowId, currentVersion, canEdit, onShowDiff
     try {
       const [a, b] = await Promise.all([getVersion(workflowId, from), getVersion(workflowId, to)]);
       const d = diffDocs(a.graph, b.graph);
-      setDiff(d);
+      setDiff({ diff: d, before: a.graph, after: b.graph });
       onShowDiff(d, b.graph);
     } catch (exc) {
       setError((exc as Error).message);
@@ -121,12 +122,13 @@ export function VersionHistory({ workflowId, currentVersion, canEdit, onShowDiff
           </button>
         )}
       </div>
-      {diff && <DiffSummary diff={diff} />}
+      {diff && <DiffSummary diff={diff.diff} before={diff.before} after={diff.after} />}
     </section>
   );
 }
 
-export function DiffSummary({ diff }: { diff: DocDiff }) {
+/** What changed; given both documents, each changed node's fields old and new side by side. */
+export function DiffSummary({ diff, before, after }: { diff: DocDiff; before?: WorkflowDoc; after?: WorkflowDoc }) {
   const rows: [string, string[], string][] = [
     ["Added", diff.added, "diff-added"],
     ["Removed", diff.removed, "diff-removed"],
@@ -152,6 +154,16 @@ export function DiffSummary({ diff }: { diff: DocDiff }) {
           </dd>
         </div>
       ))}
+      {before && after && (diff.changed.length > 0 || diff.fields.length > 0) && (
+        <div className="diff-fields">
+          {[...diff.changed, ...diff.fields.map((f) => `@${f}`)].map((id) => (
+            <div key={id} className="diff-node" data-testid={`diff-node-${id}`}>
+              <strong>{id.startsWith("@") ? `workflow ${id.slice(1)}` : id}</strong>
+              <FieldDiffs changes={fieldChanges(before, after, id)} />
+            </div>
+          ))}
+        </div>
+      )}
     </dl>
   );
 }

@@ -108,3 +108,31 @@ export function mergeDocs(base: WorkflowDoc, mine: WorkflowDoc, theirs: Workflow
   }
   return { doc, conflicts };
 }
+
+export interface FieldChange {
+  /** "config.prompt", "name", "retry" …; for workflow fields, the field itself. */
+  field: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** Field by field, what changed in node `id` (or, for "@name", the workflow's field) between two documents. */
+export function fieldChanges(before: WorkflowDoc, after: WorkflowDoc, id: string): FieldChange[] {
+  if (id.startsWith("@")) {
+    const f = id.slice(1) as (typeof TOP_FIELDS)[number];
+    return stable(before[f] ?? null) === stable(after[f] ?? null) ? [] : [{ field: f, before: before[f], after: after[f] }];
+  }
+  const a = before.nodes.find((n) => n.id === id);
+  const b = after.nodes.find((n) => n.id === id);
+  const flat = (n: NodeDoc | undefined): Record<string, unknown> => {
+    if (!n) return {};
+    const { position: _p, config, id: _id, ...rest } = n;
+    const out: Record<string, unknown> = { ...rest };
+    for (const [k, v] of Object.entries(config ?? {})) out[`config.${k}`] = v;
+    return out;
+  };
+  const fa = flat(a);
+  const fb = flat(b);
+  const keys = [...new Set([...Object.keys(fa), ...Object.keys(fb)])];
+  return keys.filter((k) => stable(fa[k] ?? null) !== stable(fb[k] ?? null)).map((k) => ({ field: k, before: fa[k], after: fb[k] }));
+}

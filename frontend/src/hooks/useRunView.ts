@@ -14,7 +14,7 @@ import { useRun } from "./useRun";
 import type { SetNotice } from "./useDocument";
 import { messageOf } from "./usePersistence";
 
-export type RightTab = "node" | "run" | "timeline" | "workflow" | "versions" | "triggers";
+export type RightTab = "node" | "run" | "timeline" | "compare" | "workflow" | "versions" | "triggers";
 
 function rememberRun(runId: number | null): void {
   const url = new URL(window.location.href);
