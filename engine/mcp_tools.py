@@ -37,7 +37,7 @@ class RemoteTool:
     input_schema: dict[str, Any]
 
 
-_cache: dict[tuple[str, str], tuple[float, list[RemoteTool]]] = {}
+_cache: dict[tuple[str, str, str], tuple[float, list[RemoteTool]]] = {}
 
 
 async def _checked(url: str) -> None:
@@ -60,7 +60,8 @@ def _client(url: str, headers: dict[str, str]):
 
 
 async def list_tools(server: str, url: str, headers: dict[str, str]) -> list[RemoteTool]:
-    key = (server, url)
+    # Keyed by the credentials too: two teams' servers at one URL may see different tools.
+    key = (server, url, json.dumps(headers, sort_keys=True))
     hit = _cache.get(key)
     if hit and hit[0] > time.monotonic():
         return hit[1]
