@@ -20,6 +20,24 @@ from . import access
 from .models import Run, Step
 
 
+def _after(scope) -> int | None:
+    """The `after` sequence number, 0 when absent, None when it is not a plain number.
+    Checked before joining the group, so a bad one cannot leave a dead channel in it."""
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    value = (params.get("after") or ["0"])[0] or "0"
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value)
+
+
+class NotFoundConsumer(AsyncJsonWebsocketConsumer):
+    """Every WebSocket path that is not a route: accepted, then closed with 4404."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=4404, reason="no such WebSocket path")
+
+
 class RunConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         """Accept only a signed-in user who can see the run; then send the snapshot."""
@@ -38,13 +56,16 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=4404)
             return
+        after = _after(self.scope)
+        if after is None:
+            await self.accept()
+            await self.close(code=4400, reason="?after= must be a whole number of at most 18 digits")
+            return
         self.group = events.group_name(self.run_id)
         # Join before reading the log: an event published in between is then
         # both in the log and delivered live, and the seq filter drops the copy.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        params = parse_qs(self.scope.get("query_string", b"").decode())
-        after = int((params.get("after") or ["0"])[0] or 0)
         # The summary was read before the log: every event the log holds is at
         # least as new as it, so the client never sees an older state win.
         log = await read_log(self.run_id, after)

@@ -10,11 +10,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from editor.mcp_server import application as mcp_application  # noqa: E402
 from editor.routing import websocket_urlpatterns  # noqa: E402
 from editor.ws_auth import TokenAuthMiddleware  # noqa: E402
+from editor.ws_origin import OriginValidator  # noqa: E402
 
 
 
@@ -28,7 +28,7 @@ async def http_application(scope, receive, send):
 application = ProtocolTypeRouter(
     {
         "http": http_application,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": OriginValidator(
             AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }

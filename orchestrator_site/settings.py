@@ -28,6 +28,11 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-orchestrator-key-change-me")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
+# Cookies only over https: on by default when the site's trusted origins are https (SECURE_COOKIES overrides).
+SECURE_COOKIES = env_bool("SECURE_COOKIES", bool(CSRF_TRUSTED_ORIGINS) and all(o.startswith("https://") for o in CSRF_TRUSTED_ORIGINS))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
 
 INSTALLED_APPS = [
     "daphne",
@@ -40,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Redoc served from this site, not a CDN
     "channels",
     "django_celery_beat",
     "axes",  # brute-force protection of every login (README "Security settings")
@@ -59,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with 429
 ]
+MIDDLEWARE.insert(1, "orchestrator_site.security.ContentSecurityPolicyMiddleware")
 
 # Brute-force protection (django-axes): after LOGIN_FAILURE_LIMIT wrong
 # passwords for one account, or from one client address, logins from there
@@ -226,6 +233,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Orchestrator API",
     "DESCRIPTION": "Build, version and run multi-step LLM workflows.",
     "VERSION": "1.0.0",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Model providers. Without OPENAI_API_KEY the offline demo model answers.
@@ -284,3 +292,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+
+# Last, once everything above is known: refuse the public default SECRET_KEY on a public site.
+from orchestrator_site.security import check_secret_key  # noqa: E402
+
+check_secret_key(SECRET_KEY, DEBUG, ALLOWED_HOSTS)
