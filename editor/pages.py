@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
 from engine.nodes import NODE_TYPES
+from orchestrator_site.security import allow_eval
 
 from . import access
 from .api.serializers import WorkflowSerializer
@@ -75,7 +76,7 @@ def workflow_page(request, pk: int):
         "runId": int(request.GET["run"]) if request.GET.get("run", "").isdigit() else None,
         "demoMode": not settings.OPENAI_API_KEY,
     }
-    return render(request, "workflow.html", {"workflow": workflow, "boot": json.loads(json.dumps(boot, default=str))})
+    return allow_eval(render(request, "workflow.html", {"workflow": workflow, "boot": json.loads(json.dumps(boot, default=str))}))
 
 
 def _owner_names(team_id: int) -> list[str]:
@@ -100,7 +101,7 @@ def workflow_new(request):
         "runId": None,
         "demoMode": not settings.OPENAI_API_KEY,
     }
-    return render(request, "workflow.html", {"workflow": workflow, "boot": boot})
+    return allow_eval(render(request, "workflow.html", {"workflow": workflow, "boot": boot}))
 
 
 @login_required

@@ -204,6 +204,22 @@ def _validate_url(url: httpx2.URL) -> None:
         raise NetError(f"the URL '{url}' has no host")
 
 
+_FORBIDDEN_IN_HEADERS = ("\r", "\n", "\x00")
+
+
+def _check_headers(headers: dict[str, str]) -> None:
+    """A header with a line break would split the request (and the HTTP
+    library refuses it only after connecting, which looked retryable): it is
+    the workflow's mistake, refused before any connection, never retried."""
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or any(c in name for c in _FORBIDDEN_IN_HEADERS + (":", " ")):
+            raise NetError(f"the header name {name!r} is not valid; use letters, digits and dashes")
+        if not isinstance(value, str):
+            raise NetError(f"the header '{name}' must be text, not {type(value).__name__}")
+        if any(c in value for c in _FORBIDDEN_IN_HEADERS):
+            raise NetError(f"the header '{name}' has a line break (CR/LF) or NUL in its value; remove it")
+
+
 async def request(
     method: str,
     url: str,
@@ -227,6 +243,7 @@ async def request(
         raise NetError(f"not a valid URL: {url!r} ({exc})") from exc
     method = method.upper()
     headers = dict(headers or {})
+    _check_headers(headers)
     try:
         async with asyncio.timeout(timeout_s):
             async with httpx2.AsyncClient(trust_env=False, follow_redirects=False, timeout=timeout_s, verify=_tls()) as client:

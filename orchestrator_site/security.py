@@ -18,11 +18,18 @@ DEFAULT_SECRET_KEY = "dev-insecure-orchestrator-key-change-me"
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
 
 
-def content_security_policy(nonce: str) -> str:
+def allow_eval(response):
+    """The canvas only: its config forms validate with Ajv, which compiles each
+    JSON Schema to a function (`new Function`). Every other page is strict."""
+    response.csp_unsafe_eval = True
+    return response
+
+
+def content_security_policy(nonce: str, unsafe_eval: bool = False) -> str:
     return "; ".join(
         [
             "default-src 'self'",
-            f"script-src 'self' 'nonce-{nonce}'",
+            f"script-src 'self' 'nonce-{nonce}'" + (" 'unsafe-eval'" if unsafe_eval else ""),
             "style-src 'self' 'unsafe-inline'",
             "img-src 'self' data: blob:",
             "font-src 'self' data:",
@@ -43,7 +50,7 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         request.csp_nonce = secrets.token_urlsafe(16)
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", content_security_policy(request.csp_nonce))
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(request.csp_nonce, getattr(response, "csp_unsafe_eval", False)))
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

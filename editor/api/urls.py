@@ -7,6 +7,9 @@ from rest_framework.routers import DefaultRouter
 from . import teams, templates, triggers, views
 
 router = DefaultRouter(trailing_slash=True)
+# No `….json` routes: the API speaks JSON only, and the suffix reached views
+# that take no `format` argument (a 500). Unknown suffixes are now plain 404s.
+router.include_format_suffixes = False
 router.register("workflows", views.WorkflowViewSet, basename="workflow")
 router.register("runs", views.RunViewSet, basename="run")
 router.register("teams", teams.TeamViewSet, basename="team")

@@ -140,3 +140,9 @@ def test_a_huge_value_made_at_run_time_fails_the_step_with_a_message(run_graph):
     run = run_graph(value_graph("{{ [0]*2*10**6 }}"), {"topic": "owls"})
     assert run.status == Run.Status.FAILED
     assert "over the limit" in run.error["message"] and run.error.get("node") == "out"
+
+
+@pytest.mark.parametrize("url", ["/api/workflows.json", "/api/runs.json", "/api/workflows/1.json", "/api/teams.json", "/api/credentials.api"])
+def test_format_suffix_routes_are_404s_not_500s(personas, client_for, url):
+    r = client_for(personas["alice"]).get(url)
+    assert r.status_code == 404

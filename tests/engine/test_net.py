@@ -332,3 +332,15 @@ def test_https_to_a_pinned_address_checks_the_certificate_against_the_name(monke
         assert not failed.value.retryable
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("headers", [{"X-A": "one\r\nX-Injected: 1"}, {"X-A": "line\nbreak"}, {"X-A": "nul\x00"}, {"Bad Name": "v"}, {"X\r\nY": "v"}])
+def test_a_header_with_a_line_break_fails_at_once_without_connecting(server, settings, headers):
+    # It used to be classed as retryable: the target saw four empty connections before the step failed.
+    settings.HTTP_NODE_ALLOWED_HOSTS = "127.0.0.1"
+    server.routes["/hello"] = Answer(200, {"hi": 1})
+    with pytest.raises(net.NetError) as failed:
+        asyncio.run(net.request("GET", server.url + "/hello", headers=headers))
+    assert failed.value.retryable is False
+    assert "header" in failed.value.message
+    assert server.requests == []
