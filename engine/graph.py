@@ -602,8 +602,23 @@ def _validate_templates(graph: Graph) -> list[GraphError]:
         return _check_templates(graph)
 
 
+def _declared_inputs(graph: Graph) -> set[str] | None:
+    """The inputs a run may have, when the inputs schema says: it names some
+    (properties) and does not allow others (no additionalProperties: true), or
+    says additionalProperties: false. None when any name may come — an inputs
+    schema with no properties at all is read as "not described yet"."""
+    schema = graph.doc.inputs if isinstance(graph.doc.inputs, dict) else {}
+    properties = schema.get("properties")
+    if not isinstance(properties, dict) or schema.get("additionalProperties") not in (None, False):
+        return None
+    if not properties and schema.get("additionalProperties") is not False:
+        return None
+    return set(properties)
+
+
 def _check_templates(graph: Graph) -> list[GraphError]:
     errors = []
+    declared = _declared_inputs(graph)
     for node_id, node_type in graph.types.items():
         ancestors = None
         for field_name, value, is_expression in node_type.templated_values(graph.nodes[node_id].config):
@@ -611,6 +626,13 @@ def _check_templates(graph: Graph) -> list[GraphError]:
             if problem:
                 errors.append(GraphError("template", f"node '{node_id}', field '{field_name}': {problem}", node=node_id, field=field_name))
                 continue
+            if declared is not None:
+                for name in sorted(templating.name_references(value, "input", expression=is_expression) - declared):
+                    known = ", ".join(sorted(declared)) or "none"
+                    errors.append(GraphError(
+                        "input_reference",
+                        f"node '{node_id}', field '{field_name}': refers to input.{name}, but the workflow's inputs have no '{name}' (inputs: {known}); add it under Workflow → Inputs or fix the name",
+                        node=node_id, field=field_name))
             for ref in sorted(templating.node_references(value, expression=is_expression)):
                 if ancestors is None:
                     ancestors = _ancestors(graph, node_id)

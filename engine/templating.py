@@ -256,6 +256,11 @@ def check_syntax(value: Any, *, expression: bool = False) -> str | None:
 
 def node_references(value: Any, *, expression: bool = False) -> set[str]:
     """The node ids a template refers to as `nodes.<id>` or `nodes['<id>']`."""
+    return name_references(value, "nodes", expression=expression)
+
+
+def name_references(value: Any, name: str, *, expression: bool = False) -> set[str]:
+    """The fields of `name` a template refers to as `<name>.<field>` or `<name>['<field>']`."""
     found: set[str] = set()
     env = environment()
     for source in _strings(value):
@@ -268,7 +273,7 @@ def node_references(value: Any, *, expression: bool = False) -> set[str]:
             continue  # check_syntax reports it
         for getter in ast.find_all((jnodes.Getattr, jnodes.Getitem)):
             target = getter.node
-            if isinstance(target, jnodes.Name) and target.name == "nodes":
+            if isinstance(target, jnodes.Name) and target.name == name:
                 if isinstance(getter, jnodes.Getattr):
                     found.add(getter.attr)
                 elif isinstance(getter.arg, jnodes.Const) and isinstance(getter.arg.value, str):

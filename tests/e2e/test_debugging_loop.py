@@ -87,3 +87,19 @@ def test_edit_a_prompt_rerun_from_it_and_upstream_is_reused(page, live_daphne, w
     assert changed.locator("[data-testid=diff-before] del").first.text_content().strip() == "Polish"
     assert changed.locator("[data-testid=diff-after] ins").first.text_content().strip() == "Shorten"
     shot(page, "12-version-field-diff")
+
+
+def test_a_warning_shows_on_its_node_distinct_from_errors(page, live_daphne, worker, personas):
+    alice = personas["alice"]
+    real_password(alice, "alice-password")
+    doc = chain()
+    doc["nodes"].append({"id": "lost", "type": "output", "position": {"x": 300, "y": 450}, "config": {"value": "x"}})
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=doc)
+    sign_in(page, live_daphne, "alice", "alice-password")
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/")
+    warning = node(page, "lost").get_by_test_id("node-warning")
+    warning.wait_for(timeout=10000)
+    assert "cannot be reached" in warning.text_content()
+    assert node(page, "lost").get_by_test_id("node-problem").count() == 0
+    assert node(page, "draft").get_by_test_id("node-warning").count() == 0
+    assert "1 warning" in page.get_by_test_id("validity").text_content()

@@ -58,7 +58,7 @@ function Editor({ boot }: { boot: Boot }) {
 
   const d = useDocument(workflow, types, setNotice);
   const { doc, dirty, savedDoc, savedVersion, wfId, history, edit } = d;
-  const { validation, validationError, nodeProblems, edgeProblems, generalProblems, valid } = useValidation(doc);
+  const { validation, validationError, nodeProblems, edgeProblems, generalProblems, nodeWarnings, valid } = useValidation(doc);
 
   // ---- panels
   const [leftTab, setLeftTab] = useState<LeftTab>(workflow.graph ? "run" : "build");
@@ -271,6 +271,7 @@ function Editor({ boot }: { boot: Boot }) {
             runActive={runActive}
             selection={selection}
             problems={shownDoc === doc ? nodeProblems : new Map()}
+            warnings={shownDoc === doc ? nodeWarnings : undefined}
             edgeProblems={shownDoc === doc ? edgeProblems : new Map()}
             marks={marks}
             onSelectionChange={sel.onSelectionChange}

@@ -62,6 +62,7 @@ interface Props {
   runActive: boolean;
   selection: ReadonlySet<string>;
   problems: ReadonlyMap<string, string[]>;
+  warnings?: ReadonlyMap<string, string[]>;
   edgeProblems: ReadonlyMap<number, string>;
   marks: ReadonlyMap<string, "added" | "changed">;
   onSelectionChange: (ids: Set<string>, edges: Set<number>) => void;
@@ -188,10 +189,11 @@ export function EditorCanvas(props: Props) {
       onSelect: props.onOpenNode,
       editable,
       problems,
+      warnings: props.warnings,
       marks,
       onRename: props.onRename,
     }),
-    [nodeRuns, selection, runActive, props.onOpenNode, editable, problems, marks, props.onRename],
+    [nodeRuns, selection, runActive, props.onOpenNode, editable, problems, props.warnings, marks, props.onRename],
   );
   const minimapColor = useCallback(
     (node: FlowNode) => (node.type === "note" ? "#fde68a" : problems.has(node.id) ? "#f87171" : STATUS_COLORS[nodeRuns.get(node.id)?.status ?? "idle"]),

@@ -111,12 +111,18 @@ function ValidityBadge({ validation, error, general, onPick }: { validation: Val
   const [open, setOpen] = useState(false);
   if (error) return <span className="chip warn" title={error}>unchecked</span>;
   if (!validation) return <span className="chip">checking…</span>;
-  if (validation.valid)
-    return (
+  if (validation.valid) {
+    const n = validation.warnings.length;
+    return n ? (
+      <span className="chip warn" data-testid="validity" title={validation.warnings.map((w) => (w.node ? `${w.node}: ${w.message}` : w.message)).join("\n")}>
+        ✓ valid, {n} warning{n === 1 ? "" : "s"}
+      </span>
+    ) : (
       <span className="chip ok" data-testid="validity">
         ✓ valid
       </span>
     );
+  }
   return (
     <span className="validity">
       <button type="button" className="chip danger" aria-expanded={open} onClick={() => setOpen((o) => !o)} data-testid="validity">

@@ -43,7 +43,9 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
   ];
   const problems = overlay.problems?.get(id) ?? [];
   const mark = overlay.marks?.get(id);
+  const warnings = overlay.warnings?.get(id) ?? [];
   if (problems.length) classes.push("has-problem");
+  else if (warnings.length) classes.push("has-warning");
   if (mark) classes.push(`diff-${mark}`);
   const editable = !!overlay.editable;
   const [renaming, setRenaming] = useState(false);
@@ -114,6 +116,12 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
         <div className="gnode-problem" role="note" data-testid="node-problem">
           ⚠ {problems[0]}
           {problems.length > 1 ? ` (+${problems.length - 1})` : ""}
+        </div>
+      )}
+      {!problems.length && warnings.length > 0 && (
+        <div className="gnode-warning" role="note" data-testid="node-warning" title={warnings.join("\n")}>
+          △ {warnings[0]}
+          {warnings.length > 1 ? ` (+${warnings.length - 1})` : ""}
         </div>
       )}
       <NodePreview run={run} />

@@ -15,6 +15,8 @@ export interface RunOverlay {
   /** The editor's additions: connectable handles, problems from validation, diff marks, renaming in place. */
   editable?: boolean;
   problems?: ReadonlyMap<string, string[]>;
+  /** Validation warnings: shown on the node, but they do not block a run. */
+  warnings?: ReadonlyMap<string, string[]>;
   marks?: ReadonlyMap<string, "added" | "changed">;
   onRename?: (nodeId: string, name: string) => void;
 }

@@ -22,7 +22,7 @@ export function useValidation(doc: WorkflowDoc) {
       clearTimeout(timer);
     };
   }, [doc]);
-  const { nodeProblems, edgeProblems, generalProblems } = useMemo(() => {
+  const { nodeProblems, edgeProblems, generalProblems, nodeWarnings } = useMemo(() => {
     const byNode = new Map<string, string[]>();
     const byEdge = new Map<number, string>();
     const general: string[] = [];
@@ -31,8 +31,13 @@ export function useValidation(doc: WorkflowDoc) {
       else if (p.edge != null) byEdge.set(p.edge, p.message);
       else general.push(p.message);
     }
-    return { nodeProblems: byNode, edgeProblems: byEdge, generalProblems: general };
+    const warnings = new Map<string, string[]>();
+    for (const p of validation?.warnings ?? []) {
+      if (p.node && doc.nodes.some((n) => n.id === p.node)) warnings.set(p.node, [...(warnings.get(p.node) ?? []), p.message]);
+      else general.push(p.message);
+    }
+    return { nodeProblems: byNode, edgeProblems: byEdge, generalProblems: general, nodeWarnings: warnings };
   }, [validation, doc.nodes]);
   const valid = validation?.valid ?? false;
-  return { validation, validationError, nodeProblems, edgeProblems, generalProblems, valid };
+  return { validation, validationError, nodeProblems, edgeProblems, generalProblems, nodeWarnings, valid };
 }
