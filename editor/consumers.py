@@ -6,6 +6,7 @@ sends a snapshot: the run's status and every event so far (or only those after
 in the snapshot is not sent again, so nothing is lost or duplicated."""
 from __future__ import annotations
 
+import os
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,6 +19,9 @@ from engine.streaming import coalesce, read_log
 
 from . import access
 from .models import Run, Step
+
+
+WS_MAX_FRAME_BYTES = int(os.environ.get("WS_MAX_FRAME_BYTES", "65536"))
 
 
 def _after(scope) -> int | None:
@@ -80,6 +84,16 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         """Leave the run's group."""
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Frames from the client are only pings: one over WS_MAX_FRAME_BYTES closes the socket (4413; 1009 is not an application code)."""
+        if len(text_data or bytes_data or "") > WS_MAX_FRAME_BYTES:
+            await self.close(code=4413, reason=f"frames are at most {WS_MAX_FRAME_BYTES} bytes")
+            return
+        try:
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+        except ValueError:  # not JSON: ignored, like any frame that is not a ping
+            return
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         """The socket is read-only; a ping gets a pong so clients can check liveness."""

@@ -14,7 +14,9 @@ import os
 from typing import Any
 
 from rest_framework import renderers
-from rest_framework.exceptions import ParseError
+from django.conf import settings
+from rest_framework.exceptions import APIException, ParseError
+from rest_framework.utils.json import strict_constant as json_strict_constant
 from rest_framework.parsers import JSONParser as DRFJSONParser
 
 MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "64"))
@@ -44,13 +46,24 @@ def json_problem(value: Any) -> str | None:
     return None
 
 
+class RequestTooLarge(APIException):
+    status_code = 413
+    default_code = "too_large"
+
+
 class JSONParser(DRFJSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
+        # DRF reads the body as a stream, past Django's DATA_UPLOAD_MAX_MEMORY_SIZE check: bound it here.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if limit and len(raw) > limit:
+            raise RequestTooLarge(f"the request body is over {limit} bytes (REQUEST_MAX_BYTES)")
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = json.loads(raw.decode(encoding), parse_constant=json_strict_constant if self.strict else None)
         except RecursionError:
             raise ParseError(f"JSON parse error: nested more than {MAX_DEPTH} levels deep (JSON_MAX_DEPTH)")
-        except ValueError as exc:  # e.g. a number of more than 4300 digits
+        except ValueError as exc:  # bad JSON, bad encoding, a number of more than 4300 digits
             raise ParseError(f"JSON parse error: {exc}")
         problem = json_problem(data)
         if problem:

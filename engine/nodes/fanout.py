@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 from pydantic import Field
 
 from ..errors import NodeFailed
 from .base import Config, NodeContext, NodeResult, NodeType
+
+MAX_ITEMS = int(os.environ.get("FANOUT_MAX_ITEMS", "10000"))  # README "Resource limits"
 
 
 class FanoutConfig(Config):
@@ -36,4 +40,6 @@ class FanoutNode(NodeType):
             items = [{"key": k, "value": v} for k, v in items.items()]
         if not isinstance(items, list):
             raise NodeFailed(f"node '{ctx.node_id}', field 'items': expected a list, got {type(items).__name__}: {str(items)[:80]!r}")
+        if len(items) > MAX_ITEMS:
+            raise NodeFailed(f"node '{ctx.node_id}', field 'items': {len(items)} items, over the limit of {MAX_ITEMS} (FANOUT_MAX_ITEMS); split the list")
         return NodeResult(output=items)

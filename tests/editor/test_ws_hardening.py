@@ -68,3 +68,20 @@ def test_a_foreign_origin_is_refused(live_daphne, finished, personas, origin):
                      additional_headers={"Origin": origin.format(host=host)}, open_timeout=10):
             pass
     assert refused.value.response.status_code == 403
+
+
+def test_a_huge_frame_closes_the_socket(live_daphne, finished, personas):
+    with connect(f"ws://{live_daphne}/ws/runs/{finished.pk}/?token={token(personas['alice'])}", open_timeout=10, max_size=None) as ws:
+        json.loads(ws.recv(timeout=10))
+        ws.send("x" * 100_000)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd.code == 4413
+
+
+def test_a_frame_that_is_not_json_is_ignored(live_daphne, finished, personas):
+    with connect(f"ws://{live_daphne}/ws/runs/{finished.pk}/?token={token(personas['alice'])}", open_timeout=10) as ws:
+        json.loads(ws.recv(timeout=10))
+        ws.send("not json")
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
