@@ -77,15 +77,48 @@ RUN_PAGE_PARAMETERS = [
     OpenApiParameter("before", int, description="only runs older than this run id: the `X-Next-Before` header of the previous page"),
     OpenApiParameter("status", str, enum=["queued", "running", "waiting", "succeeded", "failed", "cancelled"]),
     OpenApiParameter("trigger", str, description="only runs started by this trigger type: manual, api, webhook, schedule, mcp, …"),
+    OpenApiParameter("version", int, description="only runs of this version number"),
+    OpenApiParameter("q", str, description="only runs whose input contains this text (case-insensitive)"),
+    OpenApiParameter("since", str, description="only runs created at or after this ISO date or date-time"),
+    OpenApiParameter("until", str, description="only runs created before this ISO date-time (a date: up to the end of that day)"),
 ]
 
+RUN_FILTERS = {"limit", "before", "status", "trigger", "version", "q", "since", "until", "format"}
 
-def _run_page(request, runs):
+
+def _when_param(params, name: str, end_of_day: bool = False):
+    from datetime import datetime, time, timedelta
+
+    from django.utils import timezone
+    from django.utils.dateparse import parse_date, parse_datetime
+
+    raw = params.get(name)
+    if not raw:
+        return None
+    try:
+        moment = parse_datetime(raw)
+        if moment is None:
+            day = parse_date(raw)
+            if day is None:
+                raise ValueError
+            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+    except ValueError:
+        raise ValidationError({name: [f"must be an ISO date (2026-12-01) or date-time (2026-12-01T10:00:00Z), not {raw!r}"]}) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_current_timezone())
+    return moment
+
+
+def _run_page(request, runs, extra_filters: tuple[str, ...] = ()):
     """A page of a run history, newest first: `?limit=` (1–500, default 100),
     `?before=<run id>` for the page after one ending at that run, `?status=`.
     Keyset paging: a page stays right while new runs arrive. The response
     header `X-Next-Before` says what to pass as `before` for the next page."""
     params = request.query_params
+    unknown = sorted(set(params) - RUN_FILTERS - set(extra_filters))
+    if unknown:
+        allowed = ", ".join(sorted(RUN_FILTERS - {"format"} | set(extra_filters)))
+        raise ValidationError({unknown[0]: [f"unknown filter ?{unknown[0]}= on a run history; use {allowed}"]})
     limit = _int_param(params, "limit", 100, 1, 500)
     before = _int_param(params, "before", None, 1, None)
     status_filter = params.get("status")
@@ -96,6 +129,20 @@ def _run_page(request, runs):
     trigger_filter = params.get("trigger")
     if trigger_filter:
         runs = runs.filter(trigger=trigger_filter[:20])  # manual, api, webhook, schedule, mcp, …
+    version = _int_param(params, "version", None, 1, None)
+    if version is not None:
+        runs = runs.filter(version__number=version)
+    query = params.get("q")
+    if query:
+        from django.db.models import TextField
+        from django.db.models.functions import Cast
+
+        runs = runs.annotate(input_text=Cast("input", TextField())).filter(input_text__icontains=query[:200])
+    since, until = _when_param(params, "since"), _when_param(params, "until", end_of_day=True)
+    if since is not None:
+        runs = runs.filter(created_at__gte=since)
+    if until is not None:
+        runs = runs.filter(created_at__lt=until)
     if before is not None:
         runs = runs.filter(pk__lt=before)
     page = list(runs.order_by("-pk")[: limit + 1])
@@ -370,9 +417,14 @@ class RunViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return access.runs_of(self.request.user).select_related("version", "triggered_by")
 
-    @extend_schema(parameters=RUN_PAGE_PARAMETERS, responses=RunSummarySerializer(many=True))
+    @extend_schema(parameters=[*RUN_PAGE_PARAMETERS, OpenApiParameter("workflow", int, description="only runs of this workflow")],
+                   responses=RunSummarySerializer(many=True))
     def list(self, request):
-        return _run_page(request, self.get_queryset())
+        runs = self.get_queryset()
+        workflow = _int_param(request.query_params, "workflow", None, 1, None)
+        if workflow is not None:
+            runs = runs.filter(workflow_id=workflow)
+        return _run_page(request, runs, extra_filters=("workflow",))
 
     @extend_schema(request=None, responses=RunSummarySerializer)
     @action(detail=True, methods=["post"])
