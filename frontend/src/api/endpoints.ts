@@ -25,9 +25,17 @@ export function startRun(workflowId: number, input: Record<string, unknown>): Pr
 export const RUNS_PAGE = 100;
 
 /** The newest runs, or with `before` the page of runs older than that run id. */
-export function listRuns(workflowId: number, before?: number): Promise<RunSummary[]> {
-  const query = before != null ? `?limit=${RUNS_PAGE}&before=${before}` : `?limit=${RUNS_PAGE}`;
-  return api.get<RunSummary[]>(`/api/workflows/${workflowId}/runs/${query}`);
+export interface RunFilters {
+  status?: string;
+  trigger?: string;
+  q?: string;
+}
+
+export function listRuns(workflowId: number, before?: number, filters: RunFilters = {}): Promise<RunSummary[]> {
+  const query = new URLSearchParams({ limit: String(RUNS_PAGE) });
+  if (before != null) query.set("before", String(before));
+  for (const [k, v] of Object.entries(filters)) if (v) query.set(k, v);
+  return api.get<RunSummary[]>(`/api/workflows/${workflowId}/runs/?${query}`);
 }
 
 export function cancelRun(runId: number): Promise<RunSummary> {

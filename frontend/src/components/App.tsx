@@ -257,6 +257,8 @@ function Editor({ boot }: { boot: Boot }) {
                 onOpen={(r) => openRun(r, null, pick.node == null)}
                 onRefresh={history_.reloadRuns}
                 onLoadOlder={history_.loadOlderRuns}
+                filters={history_.filters}
+                onFilters={history_.setFilters}
               />
             </>
           )}

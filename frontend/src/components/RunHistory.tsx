@@ -1,7 +1,9 @@
 /** This workflow's past runs, newest first; picking one opens it. */
-import { useState } from "react";
+import { useEffect, useState } from "react";
 
 import { formatDateTime, formatRelative, formatTokens } from "../format";
+
+import type { RunFilters } from "../api/endpoints";
 import type { RunSummary } from "../run/types";
 import { StatusPill } from "./StatusPill";
 
@@ -13,9 +15,39 @@ interface Props {
   onRefresh: () => void;
   /** Present while older runs than those shown exist. */
   onLoadOlder?: () => void;
+  filters?: RunFilters;
+  onFilters?: (filters: RunFilters) => void;
 }
 
-export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh, onLoadOlder }: Props) {
+const STATUSES = ["succeeded", "failed", "cancelled", "waiting", "running", "queued"];
+const TRIGGERS = ["manual", "rerun", "api", "webhook", "schedule", "mcp", "experiment"];
+
+function Filters({ filters, onFilters }: { filters: RunFilters; onFilters: (f: RunFilters) => void }) {
+  const [q, setQ] = useState(filters.q ?? "");
+  useEffect(() => {
+    const t = setTimeout(() => q !== (filters.q ?? "") && onFilters({ ...filters, q }), 300);
+    return () => clearTimeout(t);
+  }, [q, filters, onFilters]);
+  return (
+    <div className="run-filters" data-testid="run-filters">
+      <select aria-label="Filter runs by status" value={filters.status ?? ""} onChange={(e) => onFilters({ ...filters, status: e.target.value })}>
+        <option value="">any status</option>
+        {STATUSES.map((s) => (
+          <option key={s}>{s}</option>
+        ))}
+      </select>
+      <select aria-label="Filter runs by trigger" value={filters.trigger ?? ""} onChange={(e) => onFilters({ ...filters, trigger: e.target.value })}>
+        <option value="">any trigger</option>
+        {TRIGGERS.map((s) => (
+          <option key={s}>{s}</option>
+        ))}
+      </select>
+      <input type="search" aria-label="Search the runs' input" placeholder="Search input…" value={q} maxLength={200} onChange={(e) => setQ(e.target.value)} />
+    </div>
+  );
+}
+
+export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh, onLoadOlder, filters, onFilters }: Props) {
   const [trigger, setTrigger] = useState("");
   const triggers = [...new Set((allRuns ?? []).map((r) => r.trigger ?? "api"))].sort();
   const runs = allRuns && trigger ? allRuns.filter((r) => (r.trigger ?? "api") === trigger) : allRuns;
@@ -25,7 +57,8 @@ export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh,
         <h2 id="history-heading" className="panel-title">
           Runs
         </h2>
-        {triggers.length > 1 && (
+        {/* With server-side filters (all runs, not only the loaded page) the local trigger pick is not needed. */}
+        {!onFilters && triggers.length > 1 && (
           <select aria-label="Filter runs by trigger" className="small" value={trigger} onChange={(e) => setTrigger(e.target.value)}>
             <option value="">all triggers</option>
             {triggers.map((t) => (
@@ -39,13 +72,14 @@ export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh,
           ↻
         </button>
       </div>
+      {filters && onFilters && <Filters filters={filters} onFilters={onFilters} />}
       {error && (
         <p className="form-error" role="alert">
           {error}
         </p>
       )}
       {runs === null && !error && <p className="muted small">Loading…</p>}
-      {runs && runs.length === 0 && <p className="muted small">No runs yet.</p>}
+      {runs && runs.length === 0 && <p className="muted small">{filters && Object.values(filters).some(Boolean) ? "No runs match." : "No runs yet."}</p>}
       {runs && runs.length > 0 && (
         <ul className="history-list" data-testid="run-history">
           {runs.map((run) => (

@@ -5,7 +5,7 @@
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 
-import { listRuns, RUNS_PAGE } from "../api/endpoints";
+import { listRuns, RUNS_PAGE, type RunFilters } from "../api/endpoints";
 import type { RunSummary } from "../run/types";
 import { messageOf } from "./usePersistence";
 
@@ -23,13 +23,15 @@ export function useRunHistory(wfId: number | null, runId: number | null, runStat
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [hasOlderRuns, setHasOlderRuns] = useState(false);
   const [runsError, setRunsError] = useState<string | null>(null);
-  const runsOf = useRef<number | null>(null); // the workflow `runs` belong to
+  const [filters, setFilters] = useState<RunFilters>({});
+  const filterKey = `${wfId}?${new URLSearchParams(filters as Record<string, string>)}`;
+  const runsOf = useRef<string | null>(null); // the workflow and filters `runs` belong to
   const reloadRuns = useCallback(() => {
     if (wfId == null) return setRuns([]);
-    listRuns(wfId)
+    listRuns(wfId, undefined, filters)
       .then((page) => {
-        if (runsOf.current !== wfId) {
-          runsOf.current = wfId;
+        if (runsOf.current !== filterKey) {
+          runsOf.current = filterKey;
           setRuns(page);
           setHasOlderRuns(page.length === RUNS_PAGE);
         } else {
@@ -38,22 +40,24 @@ export function useRunHistory(wfId: number | null, runId: number | null, runStat
         setRunsError(null);
       })
       .catch((exc) => setRunsError(`Cannot load the runs: ${messageOf(exc)}`));
-  }, [wfId]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- filterKey stands for filters
+  }, [wfId, filterKey]);
   const loadOlderRuns = useCallback(() => {
     const oldest = runs?.[runs.length - 1];
     if (wfId == null || !oldest) return;
-    listRuns(wfId, oldest.id)
+    listRuns(wfId, oldest.id, filters)
       .then((page) => {
-        if (runsOf.current !== wfId) return; // another workflow is open now
+        if (runsOf.current !== filterKey) return; // another workflow (or filter) is shown now
         setRuns((known) => mergeRuns(known, page));
         setHasOlderRuns(page.length === RUNS_PAGE);
       })
       .catch((exc) => setRunsError(`Cannot load older runs: ${messageOf(exc)}`));
-  }, [wfId, runs]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- filterKey stands for filters
+  }, [wfId, runs, filterKey]);
   useEffect(reloadRuns, [reloadRuns, runId, runStatus]);
   useEffect(() => {
     const timer = setInterval(() => document.visibilityState === "visible" && reloadRuns(), HISTORY_REFRESH_MS);
     return () => clearInterval(timer);
   }, [reloadRuns]);
-  return { runs, runsError, reloadRuns, loadOlderRuns: hasOlderRuns ? loadOlderRuns : undefined };
+  return { runs, runsError, reloadRuns, loadOlderRuns: hasOlderRuns ? loadOlderRuns : undefined, filters, setFilters };
 }
