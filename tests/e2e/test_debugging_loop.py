@@ -103,3 +103,30 @@ def test_a_warning_shows_on_its_node_distinct_from_errors(page, live_daphne, wor
     assert node(page, "lost").get_by_test_id("node-problem").count() == 0
     assert node(page, "draft").get_by_test_id("node-warning").count() == 0
     assert "1 warning" in page.get_by_test_id("validity").text_content()
+    # The shortcut help says Escape closes dialogs: it does.
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    page.get_by_role("dialog").wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_role("dialog").wait_for(state="detached", timeout=3000)
+
+
+def test_a_note_renders_markdown_and_a_script_payload_stays_inert(page, live_daphne, worker, personas):
+    alice = personas["alice"]
+    real_password(alice, "alice-password")
+    doc = chain()
+    payload = ('**bold** and a [link](https://example.com)\n\n<script>window.pwned = 1</script>'
+               '<img src="x" onerror="window.pwned = 2"> [click](javascript:window.pwned=3)')
+    doc["nodes"].append({"id": "note", "type": "note", "position": {"x": 300, "y": 0}, "config": {"text": payload}})
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=doc)
+    sign_in(page, live_daphne, "alice", "alice-password")
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/")
+    note = node(page, "note")
+    note.locator("strong").wait_for(timeout=10000)
+    assert note.locator("strong").text_content() == "bold"
+    assert note.locator("script").count() == 0 and note.locator("[onerror]").count() == 0
+    hrefs = [a.get_attribute("href") or "" for a in note.locator("a").all()]
+    assert "https://example.com" in hrefs and not any(h.startswith("javascript") for h in hrefs)
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.pwned") is None
+    note.get_by_test_id("markdown-toggle").click()
+    assert "**bold**" in note.get_by_test_id("markdown-raw").text_content()

@@ -126,6 +126,7 @@ function Editor({ boot }: { boot: Boot }) {
       save: persist.save,
       selectAll: () => setSelection(new Set(doc.nodes.map((n) => n.id))),
       escape: () => (sel.clearSelection(), setHelp(false)),
+      closeDialogs: () => (setHelp(false), persist.setImporting(false), persist.setConflict(null)),
       toggleHelp: () => setHelp((h) => !h),
       doc,
       editable,

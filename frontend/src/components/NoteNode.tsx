@@ -2,6 +2,7 @@
 import type { NodeProps } from "@xyflow/react";
 
 import type { NoteFlowNode } from "../graph/toFlow";
+import { Markdown } from "./Markdown";
 
 const NOTE_COLORS = new Set(["yellow", "blue", "green", "pink", "purple", "gray", "grey", "orange"]);
 
@@ -10,7 +11,7 @@ export function NoteNode({ data }: NodeProps<NoteFlowNode>) {
   return (
     <div className={`note note-${color}`} aria-label="Note">
       {data.node.name && <div className="note-title">{data.node.name}</div>}
-      <div className="note-text">{data.text}</div>
+      <Markdown className="note-text" text={data.text ?? ""} />
     </div>
   );
 }

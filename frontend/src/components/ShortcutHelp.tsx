@@ -14,6 +14,7 @@ export const SHORTCUTS: [string, string][] = [
   ["F", "Fit the workflow in view"],
   ["N", "Add a sticky note"],
   ["Escape", "Clear the selection, close dialogs"],
+  ["Scroll / middle- or right-drag", "Pan the canvas (read-only: any drag); Ctrl+scroll or pinch zooms"],
   ["?", "This help"],
 ];
 

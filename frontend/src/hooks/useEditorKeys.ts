@@ -17,6 +17,7 @@ export interface KeyActions extends GraphEditing {
   save: () => unknown;
   selectAll: () => void;
   escape: () => void;
+  closeDialogs: () => void;
   toggleHelp: () => void;
   doc: WorkflowDoc;
   editable: boolean;
@@ -33,6 +34,11 @@ export function useEditorKeys(actions: KeyActions, canvas: RefObject<CanvasApi |
       if (mod && e.key.toLowerCase() === "s") {
         e.preventDefault();
         void k.save();
+        return;
+      }
+      // Escape closes an open dialog wherever the focus is in it.
+      if (e.key === "Escape" && document.querySelector(".dialog")) {
+        k.closeDialogs();
         return;
       }
       if (inEditable(e.target)) return;
