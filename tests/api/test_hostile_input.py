@@ -159,3 +159,22 @@ def test_a_body_over_the_limit_is_a_413(personas, client_for, settings):
 def test_invalid_json_is_a_400(personas, client_for):
     r = client_for(personas["alice"]).post(VALIDATE, b'{"graph": ', content_type="application/json")
     assert r.status_code == 400 and "JSON parse error" in r.json()["error"]
+
+
+def test_a_fanout_wider_than_the_limit_fails_with_a_message(run_graph):
+    from engine.nodes.fanout import MAX_ITEMS
+
+    graph = document(
+        [
+            {"id": "start", "type": "start"},
+            {"id": "fan", "type": "fanout", "config": {"items": "{{ range(" + str(MAX_ITEMS + 1) + ") | list }}"}},
+            {"id": "each", "type": "transform", "config": {"value": "{{ item }}"}},
+            {"id": "join", "type": "join"},
+            {"id": "out", "type": "output", "config": {"value": "{{ nodes.join.output }}"}},
+        ],
+        [{"source": "start", "target": "fan"}, {"source": "fan", "target": "each"}, {"source": "each", "target": "join"},
+         {"source": "join", "target": "out"}],
+    )
+    run = run_graph(graph, {"topic": "owls"})
+    assert run.status == Run.Status.FAILED
+    assert "FANOUT_MAX_ITEMS" in run.error["message"] and run.error.get("node") == "fan"
