@@ -18,13 +18,6 @@ DEFAULT_SECRET_KEY = "dev-insecure-orchestrator-key-change-me"
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
 
 
-def allow_eval(response):
-    """The canvas only: its config forms validate with Ajv, which compiles each
-    JSON Schema to a function (`new Function`). Every other page is strict."""
-    response.csp_unsafe_eval = True
-    return response
-
-
 def content_security_policy(nonce: str, unsafe_eval: bool = False) -> str:
     return "; ".join(
         [
