@@ -62,12 +62,19 @@ test-python: $(STAMP_PY) $(BUILD)
 	  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
 	  echo ""; \
 	fi
-	CHROMIUM="$(CHROMIUM)" $(PY) -m pytest $(PYTEST_ARGS)
+	# The fault suite (killed workers, Redis restarts and flushes) and the fuzz
+	# pass each run in a pytest process of their own, with their own Redis and
+	# test database: run in one process with the rest, tests after them failed.
+	CHROMIUM="$(CHROMIUM)" $(PY) -m pytest --ignore=tests/faults --ignore=tests/fuzz $(PYTEST_ARGS)
+	$(PY) -m pytest tests/fuzz $(PYTEST_ARGS)
+	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 # The database-dependent tests again on PostgreSQL (DATABASE_URL must point at a server).
 test-postgres: $(STAMP_PY) $(BUILD)
 	@test -n "$(DATABASE_URL)" || (echo "set DATABASE_URL=postgres://user@host:5432/db" && exit 2)
-	DATABASE_URL="$(DATABASE_URL)" $(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	DATABASE_URL="$(DATABASE_URL)" $(PY) -m pytest -m "not browser" --ignore=tests/faults --ignore=tests/fuzz $(PYTEST_ARGS)
+	DATABASE_URL="$(DATABASE_URL)" $(PY) -m pytest tests/fuzz $(PYTEST_ARGS)
+	DATABASE_URL="$(DATABASE_URL)" $(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 bench: install build migrate
 	$(PY) bench/engine.py
