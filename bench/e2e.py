@@ -358,7 +358,7 @@ async def http_round_trip(client: Client, repeats: int) -> list[float]:
 
 class Table:
     def __init__(self):
-        self.rows: list[tuple[str, str, str, str, str]] = []
+        self.rows: list[tuple[str, str, str, str, str, str]] = []
 
     def add(self, measure: str, path: str, result: str, floor: str = "", ratio: str = "", target: str = "") -> None:
         self.rows.append((measure, path, result, floor, ratio, target))
