@@ -117,11 +117,16 @@ class Recorder:
 
     def succeeded_steps(self) -> list[dict[str, Any]]:
         """The run's succeeded steps in the order they finished (what replay
-        needs); one query, which also gives the last step number."""
-        rows = list(self.run.steps.values("status", "seq", "node_id", "key", "output", "ports", "set_vars", "tokens_in", "tokens_out", "cost_usd"))
+        needs), with the failed steps of fan-out items (a run still going
+        after one was tolerated by its fan-out's `on_item_error`) marked
+        `"failed": True`; one query, which also gives the last step number."""
+        rows = list(self.run.steps.values("status", "seq", "node_id", "key", "output", "ports", "set_vars", "tokens_in", "tokens_out",
+                                          "cost_usd", "error"))
         self.seq = max((row["seq"] for row in rows), default=0)
-        succeeded = sorted((row for row in rows if row["status"] == Step.Status.SUCCEEDED), key=lambda row: row["seq"])
-        return [{k: v for k, v in row.items() if k not in ("status", "seq")} for row in succeeded]
+        kept = sorted((row for row in rows if row["status"] == Step.Status.SUCCEEDED
+                       or (row["status"] == Step.Status.FAILED and "/" in row["key"])), key=lambda row: row["seq"])
+        return [{**{k: v for k, v in row.items() if k not in ("status", "seq", "error")},
+                 **({"failed": True, "error": row["error"]} if row["status"] == Step.Status.FAILED else {})} for row in kept]
 
     def mark_running(self) -> bool:
         """The run as it was read under the lease goes on running: from the

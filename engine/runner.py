@@ -284,7 +284,7 @@ class RunExecutor:
         for step in recorded:
             self.tokens += step["tokens_in"] + step["tokens_out"]
             self.cost += step["cost_usd"]
-        self.steps = len(recorded)
+        self.steps = sum(1 for step in recorded if not step.get("failed"))
         try:
             self.scheduler, ready = Scheduler.replay(graph, recorded)
         except ReplayMismatch as exc:
@@ -414,7 +414,7 @@ class RunExecutor:
         try:
             rendered = self._render(act, ctx)
         except WorkflowError as exc:
-            self._fail_step(act, node_type.type, None, exc.message, 1, started_at)
+            return self._fail_step(act, node_type.type, None, exc.message, 1, started_at)
         node = self.graph.nodes[act.node]
         if node.pin is not None:
             pinned = NodeResult(output=node.pin.output, ports=node.pin.ports, model="pinned")
@@ -623,10 +623,10 @@ class RunExecutor:
         try:
             result = node_type().run(rendered, ctx)
         except (NodeFailed, WorkflowError) as exc:
-            self._fail_step(act, node_type.type, rendered, exc.message, 1, started_at)
+            return self._fail_step(act, node_type.type, rendered, exc.message, 1, started_at)
         except Exception as exc:  # a bug in a node type must still fail the step clearly
             log.exception("node %s crashed", act.node)
-            self._fail_step(act, node_type.type, rendered, f"internal error in {node_type.type} node: {exc}", 1, started_at)
+            return self._fail_step(act, node_type.type, rendered, f"internal error in {node_type.type} node: {exc}", 1, started_at)
         return self._succeed(act, node_type.type, rendered, result, 1, started_at, existing=False, cache_key=cache_key)
 
     def _land(self, landed: _Flight | dict) -> list[Activation]:
@@ -641,10 +641,10 @@ class RunExecutor:
             return []
         exc = future.exception()
         if isinstance(exc, execution.AttemptsExhausted):
-            self._fail_step(flight.act, flight.node_type, flight.rendered, exc.message, exc.attempts, flight.started_at, existing=True)
+            return self._fail_step(flight.act, flight.node_type, flight.rendered, exc.message, exc.attempts, flight.started_at, existing=True)
         if exc is not None:
             log.error("node %s crashed: %s", flight.act.node, "".join(traceback.format_exception(exc)))
-            self._fail_step(flight.act, flight.node_type, flight.rendered, f"internal error: {exc}", 1, flight.started_at, existing=True)
+            return self._fail_step(flight.act, flight.node_type, flight.rendered, f"internal error: {exc}", 1, flight.started_at, existing=True)
         result, attempts = future.result()
         return self._succeed(flight.act, flight.node_type, flight.rendered, result, attempts, flight.started_at, existing=True,
                              cache_key=flight.cache_key)
@@ -657,7 +657,7 @@ class RunExecutor:
             ioloop.call_soon(flight.task.cancel)  # it was also relaunched here; the first result wins
         self.executor_of[(payload["node"], payload["key"])] = payload.get("executor", "")
         if not payload["ok"]:
-            self._fail_step(flight.act, flight.node_type, flight.rendered, payload["error"], payload["attempts"], flight.started_at, existing=True)
+            return self._fail_step(flight.act, flight.node_type, flight.rendered, payload["error"], payload["attempts"], flight.started_at, existing=True)
         result = execution.result_from_payload(payload)
         return self._succeed(flight.act, flight.node_type, flight.rendered, result, payload["attempts"], flight.started_at, existing=True,
                              cache_key=flight.cache_key)
@@ -693,7 +693,11 @@ class RunExecutor:
         self._check_budgets(act.node)
         return ready
 
-    def _fail_step(self, act: Activation, node_type: str, rendered, message: str, attempts: int, started_at, existing: bool = False):
+    def _fail_step(self, act: Activation, node_type: str, rendered, message: str, attempts: int, started_at,
+                   existing: bool = False) -> list[Activation]:
+        """Record a failed step. It fails the run (RunStopped), unless it runs in
+        a fan-out item whose fan-out says `on_item_error: skip | collect`: then
+        only that item ends, and what became ready is returned."""
         rendered, message = values.encodable(rendered), values.encodable_text(str(message))
         self.recorder.step_finished(
             node=act.node, key=act.key, node_type=node_type, status="failed", rendered=rendered, output=None, ports=[], set_vars=None,
@@ -702,6 +706,8 @@ class RunExecutor:
         duration_ms = round((timezone.now() - started_at).total_seconds() * 1000, 2)
         self.events.append(events.event(events.STEP_FAILED, self.run.pk, node=act.node, key=act.key, error=message, attempts=attempts,
                                         input=rendered, duration_ms=duration_ms))
+        if self.scheduler.item_error_policy(act) != "fail":
+            return self.scheduler.fail_item(act, message)
         name = self.graph.nodes[act.node].name or act.node
         raise RunStopped("failed", f"step '{name}' ({act.node}) failed: {message}", act.node, "step_failed")
 

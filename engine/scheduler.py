@@ -11,7 +11,12 @@ until the loop finishes, and only the last one of each edge goes on: what
 follows a loop runs once, after it, on its final values.
 
 A fan-out opens one child frame per item; a frame ends when nothing in it is
-running, and the join fires when every item's frame has ended.
+running, and the join fires when every item's frame has ended. A step that
+fails inside an item, under a fan-out whose `on_item_error` is "skip" or
+"collect", ends that item only: the step sends *not taken* on (what follows it
+in the item is skipped) and the item's result is left out of the join's list
+("skip") or is `{"error", "item"}` ("collect"). Only the innermost fan-out's
+policy applies; under "fail" the runner ends the run as before.
 
 Signals and frame closings go through work queues rather than recursion, so
 long chains and wide fan-outs need no deep stack.
@@ -53,6 +58,7 @@ class _FanoutState:
     running: int = 0
     done: int = 0
     results: list[Any] = field(default_factory=list)
+    policy: str = "fail"  # on_item_error
 
 
 @dataclass
@@ -72,6 +78,10 @@ class _Frame:
     loop_open: dict[str, bool] = field(default_factory=dict)  # loop -> entered and not yet finished
     exit_buffer: dict[str, dict[int, tuple[bool, int]]] = field(default_factory=dict)  # loop -> edge -> (last signal, hop)
     active: int = 0  # running activations + open fan-outs
+    error: str | None = None  # the first step failure of this item, under a fan-out that tolerates them
+
+
+_LEFT_OUT = object()  # the result of a failed item under on_item_error "skip"
 
 
 class ReplayMismatch(Exception):
@@ -121,6 +131,33 @@ class Scheduler:
         else:
             for edge in self._out[act.node]:
                 self._send(frame, edge, ports is None or edge.port in ports)
+        self._to_settle.append(frame)
+        self._drain()
+        return self._take_ready()
+
+    def item_error_policy(self, act: Activation) -> str:
+        """What a failure of `act` does: "fail" (the run fails), or the
+        "skip"/"collect" of the fan-out item it runs in."""
+        frame = self.frames.get(act.frame)
+        if frame is None or frame.fanout is None:
+            return "fail"
+        return self.graph.configs[frame.fanout].get("on_item_error") or "fail"
+
+    def fail_item(self, act: Activation, error: str) -> list[Activation]:
+        """Record a failed activation inside a fan-out item that tolerates
+        failures: the item ends with the error, what follows in it is skipped."""
+        frame = self.frames[act.frame]
+        if frame.error is None:
+            frame.error = error
+        self.running.pop((act.node, act.key), None)
+        self.incoming.pop((act.node, act.key), None)
+        self.join_items.pop((act.node, act.key), None)
+        frame.active -= 1
+        if self.graph.types[act.node].opens_fanout:
+            self._skip(frame, self.graph.fanout_join[act.node])  # a nested fan-out that failed opens no items
+        else:
+            for edge in self._out[act.node]:
+                self._send(frame, edge, False)
         self._to_settle.append(frame)
         self._drain()
         return self._take_ready()
@@ -182,15 +219,23 @@ class Scheduler:
 
     @classmethod
     def replay(cls, graph: Graph, steps: Iterable[dict[str, Any]]) -> tuple["Scheduler", list[Activation]]:
-        """Rebuild the state from recorded succeeded steps (in recorded order);
-        return the scheduler and the activations still to run."""
+        """Rebuild the state from recorded succeeded steps (in recorded order),
+        and the failed steps a fan-out tolerated (`"failed": True`, with their
+        `error`); return the scheduler and the activations still to run."""
         scheduler = cls(graph)
         pending = {(a.node, a.key): a for a in scheduler.begin()}
         for step in steps:
             act = pending.pop((step["node_id"], step["key"]), None)
             if act is None:
                 raise ReplayMismatch(f"recorded step {step['node_id']} [{step['key']}] is not one the graph would run now")
-            for ready in scheduler.finish(act, output=step["output"], ports=step["ports"], set_vars=step.get("set_vars")):
+            if step.get("failed"):
+                if scheduler.item_error_policy(act) == "fail":
+                    pending[(act.node, act.key)] = act  # not tolerated (the graph changed): it runs again
+                    continue
+                became_ready = scheduler.fail_item(act, step.get("error") or "failed")
+            else:
+                became_ready = scheduler.finish(act, output=step["output"], ports=step["ports"], set_vars=step.get("set_vars"))
+            for ready in became_ready:
                 pending[(ready.node, ready.key)] = ready
         scheduler.drain_skipped()
         return scheduler, list(pending.values())
@@ -295,6 +340,7 @@ class Scheduler:
 
     def _open_fanout(self, frame: _Frame, act: Activation, items: list[Any]) -> None:
         state = _FanoutState(act.node, act.number, items, self.graph.configs[act.node].get("max_parallel") or max(1, len(items)))
+        state.policy = self.graph.configs[act.node].get("on_item_error") or "fail"
         state.results = [None] * len(items)
         self._fanouts[(frame.key, act.node)] = state
         frame.active += 1  # open until the join fires
@@ -335,9 +381,14 @@ class Scheduler:
         if self._fanouts.pop((frame.key, state.fanout), None) is None:
             return
         frame.active -= 1
-        self._activate(frame, self.graph.fanout_join[state.fanout], join_items=state.results)
+        results = [r for r in state.results if r is not _LEFT_OUT]
+        self._activate(frame, self.graph.fanout_join[state.fanout], join_items=results)
 
     def _item_result(self, frame: _Frame) -> Any:
+        if frame.error is not None:
+            if frame.state.policy == "skip":
+                return _LEFT_OUT
+            return {"error": frame.error, "item": frame.item}
         taken = [source for source, was_taken in frame.join_inputs.items() if was_taken]
         values = {source: (frame.item if source == frame.fanout else frame.outputs.get(source)) for source in taken}
         if not values:

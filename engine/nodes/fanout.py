@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -22,6 +22,14 @@ class FanoutConfig(Config):
     # with backoff; a team that wants fewer in flight sets this per node.
     max_parallel: int | None = Field(
         default=None, ge=1, le=10000, description="How many items run at once; empty runs them all at once.",
+    )
+    # What one failing item does to the others. "fail" (the default, and the
+    # behaviour before this option existed) ends the run; "skip" and
+    # "collect" keep the other items going and let the join fire anyway.
+    on_item_error: Literal["fail", "skip", "collect"] = Field(
+        default="fail", title="On item error",
+        description="fail: one failing item fails the run; skip: the join's list leaves the failed item out; "
+                    "collect: the join's list holds {\"error\": …, \"item\": …} in the failed item's place.",
     )
 
 
