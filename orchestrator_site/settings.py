@@ -244,6 +244,8 @@ OPENAI_BASE_URL = os.environ.get("OPENAI_BASE_URL", "")
 DEFAULT_MODEL = os.environ.get("ORCHESTRATOR_DEFAULT_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT_S = float(os.environ.get("LLM_TIMEOUT_S", "120"))
 LLM_MAX_RETRIES = int(os.environ.get("LLM_MAX_RETRIES", "3"))
+# "Test this node" runs one node in the web request: at most this long (README "Debugging a workflow").
+TEST_NODE_TIMEOUT_S = float(os.environ.get("TEST_NODE_TIMEOUT_S", "60"))
 LLM_RETRY_BASE_S = float(os.environ.get("LLM_RETRY_BASE_S", "1.0"))
 # Pace of the offline demo model, so streaming is visible to a person.
 DEMO_TOKEN_DELAY_MS = float(os.environ.get("DEMO_TOKEN_DELAY_MS", "25"))

@@ -307,6 +307,45 @@ class WorkflowViewSet(viewsets.ViewSet):
             return Response({"valid": False, "error": errors[0]["message"], "errors": errors, "warnings": warnings}, status=400)
         return Response({"valid": True, "warnings": warnings})
 
+    @extend_schema(
+        request={"application/json": {"type": "object", "properties": {
+            "node": {"type": "string"}, "run": {"type": "integer"}, "key": {"type": "string"},
+            "config": {"type": "object"}, "graph": {"type": "object"}}, "required": ["node", "run"]}},
+        responses={200: {"type": "object"}},
+    )
+    @action(detail=True, methods=["post"], url_path="test-node")
+    def test_node(self, request, pk=None):
+        """Run one node alone with its scope in a past run of this workflow (nothing is recorded). The node is taken
+        from `graph` (the draft on the canvas) or else the latest version; `config` replaces its config."""
+        from engine.node_trial import NotTestable, try_node
+
+        workflow = self._get(request, pk)
+        _require_write(request, workflow.team_id, workflow.my_role)
+        body = request.data if isinstance(request.data, dict) else None
+        if body is None or not isinstance(body.get("node"), str) or isinstance(body.get("run"), bool) or not isinstance(body.get("run"), int):
+            return Response({"error": 'send {"node": "<node id>", "run": <id of a run of this workflow>, "config"?: {...}}'}, status=400)
+        run = access.runs_of(request.user).filter(pk=body["run"], workflow=workflow).first()
+        if run is None:
+            return Response({"error": f"run: workflow {workflow.pk} has no run {body['run']} you can see", "field": "run"}, status=400)
+        if not run.is_finished:
+            return Response({"error": f"run: run {run.pk} is still {run.status}; test a node against a finished run", "field": "run"}, status=409)
+        graph = body.get("graph") if isinstance(body.get("graph"), dict) else workflow.latest_version.graph
+        nodes = graph.get("nodes") if isinstance(graph.get("nodes"), list) else []
+        node = next((n for n in nodes if isinstance(n, dict) and n.get("id") == body["node"]), None)
+        if node is None:
+            return Response({"error": f"node: the workflow has no node '{body['node']}'", "field": "node"}, status=400)
+        if "config" in body:
+            if not isinstance(body["config"], dict):
+                return Response({"error": f"config: must be an object, not {_json_type(body['config'])}", "field": "config"}, status=400)
+            node = {**node, "config": body["config"]}
+        key = body.get("key")
+        if key is not None and not isinstance(key, str):
+            return Response({"error": "key: the step key to take the scope from, a string such as \"fan#1[2]/1\"", "field": "key"}, status=400)
+        try:
+            return Response(try_node(run, node, key))
+        except NotTestable as exc:
+            return Response({"error": exc.message, "field": exc.field}, status=400)
+
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
         workflow = self._get(request, pk)

@@ -87,6 +87,9 @@ class NodeType:
     sets_run_output: ClassVar[bool] = False  # an output: its value becomes the run's output
     waits_for_person: ClassVar[bool] = False  # a human step: the run is parked until an answer
     updates_conversation: ClassVar[bool] = False  # its output {state, summary, keep_last} updates the run's conversation
+    # "Test this node" (engine/node_trial.py) runs a node alone, outside any run.
+    testable: ClassVar[bool] = True
+    testable_why: ClassVar[str] = ""  # why not, when it is not
 
     @classmethod
     def output_ports(cls, config: dict[str, Any]) -> list[str]:

@@ -33,6 +33,8 @@ class SubworkflowNode(NodeType):
     template_fields = ("inputs",)
     is_io = True
     spreadable = False  # needs the owner's budgets and run record
+    testable = False
+    testable_why = "it starts a run of another workflow"
 
     def run(self, config, ctx):  # pragma: no cover - io nodes only run async
         raise NotImplementedError
