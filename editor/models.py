@@ -91,6 +91,10 @@ class Workflow(models.Model):
     # The live version: every trigger (webhook, schedule, MCP) runs this one,
     # never the draft, so a save changes nothing in production until published.
     published_version = models.ForeignKey("WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Labels to find it by on the workflow list ("support", "prod"): short,
+    # lower-case, unique, in the order given (editor/workflow_list.py checks
+    # them). Not part of the graph: a tag change adds no version.
+    tags = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]

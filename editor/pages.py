@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from engine.nodes import NODE_TYPES
 
 from . import access
+from . import workflow_list as listing  # the module; `workflow_list` here is the page
 from .api.serializers import WorkflowSerializer
 from .models import Run
 
@@ -25,14 +26,18 @@ def workflow_list(request):
     workflows = access.workflows_of(request.user, with_role=True)
     if team_filter is not None:
         workflows = workflows.filter(team=team_filter)
-    workflows = (
+    try:
+        query = listing.ListQuery.from_params(request.GET)
+    except ValueError:  # a hand-edited ?sort=: the page falls back to its default order
+        query = listing.ListQuery.from_params({**request.GET.dict(), "sort": listing.DEFAULT_SORT})
+    tags = sorted({tag for row in workflows.values_list("tags", flat=True) for tag in (row or [])})
+    workflows = listing.find_workflows(
         workflows
         .select_related("team", "published_version")
-        .annotate(
-            run_count=Count("runs"),
-            active_runs=Count("runs", filter=Q(runs__status__in=[Run.Status.QUEUED, Run.Status.RUNNING])),
-        )
+        .annotate(active_runs=Count("runs", filter=Q(runs__status__in=[Run.Status.QUEUED, Run.Status.RUNNING]))),
+        query,
     )
+    listing.what_delete_takes(workflows)
     for workflow in workflows:
         latest = workflow.latest_version
         workflow.can_chat = bool(latest and "message" in ((latest.graph.get("inputs") or {}).get("properties") or {}))
@@ -49,6 +54,8 @@ def workflow_list(request):
     writable = [t for t in my_teams if t.my_role in access.WRITE_ROLES]
     return render(request, "workflow_list.html", {
         "workflows": workflows, "recent_runs": recent_runs, "demo_mode": not settings.OPENAI_API_KEY,
+        "query": query, "all_tags": tags, "sorts": listing.SORT_LABELS.items(),
+        "filtered": bool(query.q or query.tag), "name_max_length": listing.NAME_MAX_LENGTH, "tag_max_length": listing.TAG_MAX_LENGTH,
         "teams": my_teams, "team_filter": team_filter, "writable_teams": writable,
         "default_team": team_filter.pk if team_filter is not None and team_filter in writable else request.user.personal_team.pk,
     })

@@ -101,11 +101,17 @@ def _named(graph: dict[str, Any], name: str, description: str) -> dict[str, Any]
 
 @transaction.atomic
 def create_workflow(*, team: Team, user, graph: dict[str, Any], name: str | None = None, description: str | None = None,
-                    message: str = "", template_slug: str = "") -> Workflow:
+                    message: str = "", template_slug: str = "", distinct_name: bool = False, tags: list[str] | None = None) -> Workflow:
+    """`distinct_name`: an import or a copy, named "X (2)" when the team already has an X."""
     warnings = check_graph(graph, team=team)
     name = name or graph.get("name") or "Untitled workflow"
+    if distinct_name:
+        from .workflow_list import distinct_name as distinct
+
+        name = distinct(team.pk, name)
     description = graph.get("description", "") if description is None else description
-    workflow = Workflow.objects.create(team=team, name=name, description=description, created_by=user, template_slug=template_slug)
+    workflow = Workflow.objects.create(team=team, name=name, description=description, created_by=user, template_slug=template_slug,
+                                       tags=list(tags or []))
     WorkflowVersion.objects.create(workflow=workflow, number=1, graph=_named(graph, name, description), author=user, message=message or "Created")
     how = {"Imported": " (imported)"}.get(message, f" from the template {template_slug}" if template_slug else "")
     activity.record(team.pk, user, "workflow.created", "workflow", workflow.pk, f"{activity.who(user)} created {name}{how}")
@@ -122,7 +128,7 @@ def _without_labels(graph: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, name: str | None, description: str | None,
-                  message: str = "", base_version: int | None = None) -> tuple[Workflow, bool]:
+                  message: str = "", base_version: int | None = None, tags: list[str] | None = None) -> tuple[Workflow, bool]:
     """Save a change; a changed graph adds a version. Returns (workflow, new_version_created)."""
     with transaction.atomic():
         # Lock the row so two concurrent saves of one workflow are ordered.
@@ -156,6 +162,8 @@ def save_workflow(workflow: Workflow, *, user, graph: dict[str, Any] | None, nam
             workflow.name = name
         if description is not None:
             workflow.description = description
+        if tags is not None:
+            workflow.tags = tags  # not in the graph: no version for a tag change
         new_graph = _named(graph if graph is not None else latest.graph, workflow.name, workflow.description)
         created = latest is None or new_graph != latest.graph
         if created:
@@ -234,9 +242,10 @@ def move_workflow(workflow: Workflow, *, user, target: Team) -> Workflow:
 def copy_workflow(workflow: Workflow, *, user, target: Team, name: str | None = None) -> Workflow:
     """A new workflow (version 1) with the latest graph of this one, in `target`."""
     latest = workflow.latest_version
+    default_name = name is None
     name = name or (f"{workflow.name} (copy)" if target.pk == workflow.team_id else workflow.name)
     copy_ = create_workflow(team=target, user=user, graph=latest.graph, name=name, description=workflow.description,
-                            message=f"Copied from {workflow.name} v{latest.number}")
+                            message=f"Copied from {workflow.name} v{latest.number}", distinct_name=default_name, tags=workflow.tags)
     return copy_
 
 

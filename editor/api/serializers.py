@@ -19,6 +19,15 @@ class WorkflowWriteSerializer(serializers.Serializer):
     base_version = serializers.IntegerField(
         required=False, help_text="The version this edit started from; a save based on a stale version is refused with 409."
     )
+    tags = serializers.JSONField(required=False, help_text='Labels to find it by, e.g. ["support", "prod"]; a tag change adds no version.')
+
+    def validate_tags(self, tags):
+        from ..workflow_list import TagError, clean_tags
+
+        try:
+            return clean_tags(tags)
+        except TagError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class VersionSerializer(serializers.ModelSerializer):
@@ -40,7 +49,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Workflow
-        fields = ["id", "name", "description", "team", "team_name", "version", "published_version", "graph", "template_slug",
+        fields = ["id", "name", "description", "tags", "team", "team_name", "version", "published_version", "graph", "template_slug",
                   "created_at", "updated_at", "last_run"]
 
     published_version = serializers.SerializerMethodField()

@@ -29,7 +29,7 @@ from rest_framework.views import APIView
 from engine.graph import validate
 from engine.nodes import NODE_TYPES
 
-from .. import access, services
+from .. import access, services, workflow_list
 from ..models import Conversation, Credential, Membership, Run, Team, Workflow
 from .serializers import (
     ConversationSerializer,
@@ -190,9 +190,18 @@ class WorkflowViewSet(viewsets.ViewSet):
         data["warnings"] = getattr(workflow, "warnings", [])
         return Response(data, status=code)
 
-    @extend_schema(responses=WorkflowSerializer(many=True))
+    @extend_schema(responses=WorkflowSerializer(many=True), parameters=[
+        OpenApiParameter("q", str, description="only workflows whose name or description contains this text (case-insensitive)"),
+        OpenApiParameter("tag", str, description="only workflows with this tag"),
+        OpenApiParameter("sort", str, enum=list(workflow_list.SORTS), description="order: -updated (newest first, the default), updated, name, -name"),
+    ])
     def list(self, request):
-        workflows = access.workflows_of(request.user).select_related("team", "published_version")
+        try:
+            query = workflow_list.ListQuery.from_params(request.query_params)
+        except ValueError as exc:
+            field, _, message = str(exc).partition(": ")
+            raise ValidationError({field: [message]}) from None
+        workflows = workflow_list.find_workflows(access.workflows_of(request.user).select_related("team", "published_version"), query)
         return Response(WorkflowSerializer(workflows, many=True, context={"request": request, "omit_graph": True}).data)
 
     @extend_schema(request=WorkflowWriteSerializer, responses={201: WorkflowSerializer})
@@ -202,7 +211,7 @@ class WorkflowViewSet(viewsets.ViewSet):
         try:
             workflow = services.create_workflow(
                 team=team, user=request.user, graph=data["graph"], name=data.get("name"),
-                description=data.get("description"), message=data.get("message", ""),
+                description=data.get("description"), message=data.get("message", ""), tags=data.get("tags"),
             )
         except services.ServiceError as exc:
             return _service_error(exc)
@@ -222,6 +231,7 @@ class WorkflowViewSet(viewsets.ViewSet):
             workflow, _ = services.save_workflow(
                 workflow, user=request.user, graph=data.get("graph"), name=data.get("name"),
                 description=data.get("description"), message=data.get("message", ""), base_version=data.get("base_version"),
+                tags=data.get("tags"),
             )
         except services.ServiceError as exc:
             return _service_error(exc)
@@ -368,7 +378,8 @@ class WorkflowViewSet(viewsets.ViewSet):
         graph = body["graph"] if "graph" in body and "format" not in body else body
         team = self._team_for_create(request, body.get("team") if "graph" in body and "format" not in body else None)
         try:
-            workflow = services.create_workflow(team=team, user=request.user, graph=graph, name=body.get("name") if graph is not body else None, message="Imported")
+            workflow = services.create_workflow(team=team, user=request.user, graph=graph, name=body.get("name") if graph is not body else None,
+                                                message="Imported", distinct_name=True)
         except services.ServiceError as exc:
             return _service_error(exc)
         return self._data(request, workflow, status.HTTP_201_CREATED)

@@ -5,7 +5,7 @@
  * the configuration to paste into an MCP client. README: "Calling workflows
  * from outside".
  */
-import { useCallback, useEffect, useState } from "react";
+import { type ReactNode, useCallback, useEffect, useState } from "react";
 
 import { api } from "../api/client";
 import { formatDateTime } from "../format";
@@ -65,6 +65,18 @@ function curlExample(t: TriggerRecord, input: Record<string, unknown>): string {
     : "";
   const headers = t.signing ? ` \\\n  -H "X-Orchestrator-Timestamp: $TS" -H "X-Orchestrator-Signature: sha256=$SIG"` : "";
   return `${signed}curl -sS -X POST '${t.url}' \\\n  -H 'Content-Type: application/json'${headers} \\\n  -d ${t.signing ? '"$BODY"' : `'${body}'`}`;
+}
+
+/** A trigger's buttons: its own actions, then Delete (last, in danger colour, on every kind). */
+function TriggerActions({ children, onDelete }: { children: ReactNode; onDelete: () => void }) {
+  return (
+    <div className="row">
+      {children}
+      <button type="button" className="small danger" onClick={onDelete}>
+        Delete
+      </button>
+    </div>
+  );
 }
 
 function Copy({ text, label }: { text: string; label: string }) {
@@ -261,7 +273,7 @@ export function TriggersPanel({ workflowId, canEdit, savedVersion, inputs }: { w
               answers {t.respond === "output" ? `with the output (202 after ${t.timeout_s} s)` : "202 at once"} · {t.signing ? "signed (HMAC-SHA256)" : "unsigned"} · at most {t.rate_limit_per_min}/min
             </div>
             {canEdit && (
-              <div className="row">
+              <TriggerActions onDelete={() => void remove(t)}>
                 <button type="button" className="small" onClick={() => void patch(t, { respond: t.respond === "output" ? "accepted" : "output" })}>
                   {t.respond === "output" ? "Answer 202 at once" : "Answer with the output"}
                 </button>
@@ -271,10 +283,7 @@ export function TriggersPanel({ workflowId, canEdit, savedVersion, inputs }: { w
                 <button type="button" className="small" onClick={() => void rotate(t)}>
                   Rotate
                 </button>
-                <button type="button" className="small danger" onClick={() => void remove(t)}>
-                  Delete
-                </button>
-              </div>
+              </TriggerActions>
             )}
           </div>
         ))}
@@ -304,14 +313,11 @@ export function TriggersPanel({ workflowId, canEdit, savedVersion, inputs }: { w
               </div>
             )}
             {canEdit && (
-              <div className="row">
+              <TriggerActions onDelete={() => void remove(t)}>
                 <button type="button" className="small" onClick={() => void patch(t, { enabled: !t.enabled })}>
                   {t.enabled ? "Pause" : "Resume"}
                 </button>
-                <button type="button" className="small danger" onClick={() => void remove(t)}>
-                  Delete
-                </button>
-              </div>
+              </TriggerActions>
             )}
           </div>
         ))}
