@@ -294,8 +294,24 @@ def cancel_run(run: Run, user=None) -> Run:
         if run.trigger not in UNLOGGED_TRIGGERS:
             activity.record(run.team_id, user, "run.cancelled", "run", run.pk, f"{activity.who(user)} cancelled run {run.pk}")
     if stopped:
-        Step.objects.filter(run=run, status=Step.Status.WAITING).update(status=Step.Status.CANCELLED, finished_at=timezone.now())
+        # A parked run's open steps: a human step's question, a sub-workflow step waiting for its child.
+        Step.objects.filter(run=run, status__in=[Step.Status.WAITING, Step.Status.RUNNING]).update(
+            status=Step.Status.CANCELLED, finished_at=timezone.now(), error="the run was cancelled")
         async_to_sync(get_channel_layer().group_send)(events.group_name(run.pk), {"type": "run.status", "status": "cancelled"})
+        # No worker holds a parked run: its sub-workflow runs are cancelled here, and a
+        # cancelled child wakes its parked parent (which then fails its step).
+        for child in Run.objects.filter(parent_run=run).exclude(status__in=list(Run.FINISHED)):
+            try:
+                cancel_run(child, user)
+            except ServiceError:  # it ended meanwhile
+                pass
+        if run.parent_run_id is not None:
+            from engine.tasks import advance_run
+
+            try:
+                advance_run.delay(run.parent_run_id)
+            except Exception:  # the broker away: the sweeper wakes the parent
+                pass
     run.refresh_from_db()
     return run
 

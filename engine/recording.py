@@ -242,9 +242,11 @@ class Recorder:
                       "started_at": started_at, "deadline": deadline, "seq": 0},
         )
 
-    def park(self) -> None:
-        """Waiting, and let go: the run has no owner until something wakes it."""
-        self._fence(status=Run.Status.WAITING, parked_at=timezone.now(), owner="", lease_until=None)
+    def park(self, for_person: bool = True) -> None:
+        """Waiting, and let go: the run has no owner until something wakes it.
+        `parked_at` marks time that does not count against timeout_s (a
+        person's); a run waiting only for its sub-workflows does not set it."""
+        self._fence(status=Run.Status.WAITING, parked_at=timezone.now() if for_person else None, owner="", lease_until=None)
 
     def steps_cancelled(self, keys: list[tuple[str, str]], reason: str) -> None:
         now = timezone.now()

@@ -182,6 +182,7 @@ class RunExecutor:
         self.listener = None
         self.stopping = False
         self.waiting: list[tuple[Activation, Any]] = []  # human steps with no answer yet, and their deadlines
+        self.waiting_children: list[tuple[Activation, int, Any]] = []  # sub-workflow steps whose child runs: (act, child, deadline)
         self.executor_of: dict[tuple[str, str], str] = {}
         self.chunks_sent: dict[str, float] = {}  # chunk -> when it was sent
         self.next_remote_check = 0.0
@@ -234,6 +235,7 @@ class RunExecutor:
                                              error={"message": message, "reason": "internal"},
                                              usage={"tokens": self.tokens, "cost_usd": self.cost, "steps": self.steps}))
             self.publisher.flush()
+            self._wake_parent()
             result = "failed"
             return result
         finally:
@@ -329,7 +331,7 @@ class RunExecutor:
             if not self.in_flight:
                 if self.scheduler.finished:
                     return
-                if self.waiting:
+                if self.waiting or self.waiting_children:
                     raise Parked()
                 raise RunStopped("failed", "the run cannot continue: no step is running or ready (a join or merge waits for a branch that never ends)", reason="stuck")
             try:
@@ -427,6 +429,8 @@ class RunExecutor:
                 return self._succeed(act, node_type.type, rendered, reused, 0, started_at, existing=False, reused="cache", cache_key=cache_key)
         if node_type.waits_for_person:
             return self._start_human(act, node_type, ctx, rendered, started_at)
+        if node_type.waits_for_child:
+            return self._start_subworkflow(act, node_type, ctx, rendered, started_at, node.timeout_s)
         if not node_type.is_io:
             return self._run_inline(act, node_type, ctx, rendered, started_at, cache_key)
         flight = _Flight(act, node_type.type, rendered, started_at, cache_key=cache_key)
@@ -592,15 +596,64 @@ class RunExecutor:
         self.waiting.append((act, deadline))
         return []
 
+    def _start_subworkflow(self, act: Activation, node_type, ctx: NodeContext, rendered, started_at, timeout_s) -> list[Activation]:
+        """A sub-workflow step: its child run is started (or found again: it is
+        keyed by parent run, node and activation) and, while the child runs,
+        the step waits without a worker — the run parks as for a person, and
+        the child's end wakes it (`_wake_parent`; the sweeper is the backstop).
+        Woken, the run replays to here and lands the child's result."""
+        from .nodes import subworkflow
+
+        step = self.recorder.find_step(act.node, act.key)
+        if step is None:
+            self._flush()  # what led here is stored before the child starts
+            self.recorder.steps_started([(act.node, act.key, node_type.type, rendered, started_at)])
+            self.publisher.emit_many([events.event(events.STEP_STARTED, self.run.pk, node=act.node, key=act.key, node_type=node_type.type,
+                                                   input=rendered, attempt=1)])
+        else:
+            started_at = step.started_at or started_at
+            self.lease.refresh(force=True)  # a child is never started by an owner that lost the run
+        try:
+            child_id = subworkflow.start_child(rendered, ctx)
+            result = subworkflow.outcome(child_id)
+        except NodeFailed as exc:  # fails the run, or only its fan-out item (on_item_error)
+            return self._fail_step(act, node_type.type, rendered, exc.message, 1, started_at, existing=True)
+        if result is not None:
+            return self._succeed(act, node_type.type, rendered, result, 1, started_at, existing=True)
+        deadline = started_at + timedelta(seconds=timeout_s) if timeout_s else None
+        if deadline is not None and timezone.now() >= deadline:
+            subworkflow.cancel_child(child_id)
+            return self._fail_step(act, node_type.type, rendered, f"timed out after {timeout_s:g} s (its sub-workflow run {child_id} was cancelled)",
+                            1, started_at, existing=True)
+        self.waiting_children.append((act, child_id, deadline))
+        return []
+
+    def _wake_parent(self) -> None:
+        """A sub-workflow run that ended wakes its parked parent (a lost
+        wake-up is found by the sweeper, which reads the database)."""
+        parent = Run.objects.filter(pk=self.run_id).values_list("parent_run_id", flat=True).first()
+        if parent is None:
+            return
+        from .tasks import advance_run
+
+        try:
+            advance_run.delay(parent)
+        except Exception:
+            log.warning("run %s ended but could not wake its parent run %s (broker away); the sweeper will", self.run_id, parent)
+
     def _park(self) -> str:
-        """Leave the run waiting: recorded, announced, woken by an answer or at the first deadline."""
+        """Leave the run waiting: recorded, announced, woken by an answer, a
+        child run's end or at the first deadline."""
         self._flush()
-        self.recorder.park()
+        # Time waiting for a person is not counted against timeout_s; time waiting for a child is.
+        self.recorder.park(for_person=bool(self.waiting))
         waiting_on = [{"node": act.node, "key": act.key, "assignees": self.graph.configs[act.node].get("assignees") or []}
                       for act, _ in self.waiting]
+        waiting_on += [{"node": act.node, "key": act.key, "child_run": child} for act, child, _ in self.waiting_children]
         self.publisher.emit_many([events.event(events.RUN_WAITING, self.run.pk, waiting_on=waiting_on)])
         self.publisher.flush()
         deadlines = [deadline for _, deadline in self.waiting if deadline is not None]
+        deadlines += [deadline for _, _, deadline in self.waiting_children if deadline is not None]
         if deadlines:
             from .tasks import advance_run
 
@@ -749,6 +802,7 @@ class RunExecutor:
         output, error = values.encodable(output), values.encodable(error)
         self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
         self._cancel_children()
+        self._wake_parent()
         self.events.append(
             events.event(
                 events.RUN_FINISHED, self.run.pk, status=status, output=output, error=error,

@@ -47,8 +47,8 @@ def sweep_orphaned_runs() -> list[int]:
     owner at all (an owner that met an outage let go); queued with a message
     sent longer than ENGINE_QUEUED_GRACE_S ago (a killed worker took it, or
     Redis lost it); waiting on a person who has answered or whose deadline
-    passed, or on sub-workflow runs that have all finished (their wake-up may
-    have been lost). Each candidate is claimed by a compare-and-set on its
+    passed, or on a sub-workflow run that has ended (its wake-up may have
+    been lost). Each candidate is claimed by a compare-and-set on its
     `dispatched_at`, so of several sweeping workers one sends it. Returns the
     runs sent again."""
     from datetime import timedelta
@@ -65,12 +65,13 @@ def sweep_orphaned_runs() -> list[int]:
     candidates += list(Run.objects.filter(ownerless, status=Run.Status.QUEUED, dispatched_at__lt=now - timedelta(seconds=QUEUED_GRACE_S))
                        .values_list("pk", flat=True))
     answered = Step.objects.filter(run=OuterRef("pk"), status=Step.Status.WAITING).filter(Q(answer__isnull=False) | Q(deadline__lt=now))
-    unfinished_child = Run.objects.filter(parent_run=OuterRef("pk"), status__in=[Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.WAITING])
-    any_child = Run.objects.filter(parent_run=OuterRef("pk"))
     waiting = Run.objects.filter(ownerless, status=Run.Status.WAITING)
     candidates += list(waiting.filter(Exists(answered)).values_list("pk", flat=True))
-    unanswered = Step.objects.filter(run=OuterRef("pk"), status=Step.Status.WAITING, answer__isnull=True)
-    candidates += list(waiting.filter(Exists(any_child), ~Exists(unfinished_child), ~Exists(unanswered)).values_list("pk", flat=True))
+    # A parked sub-workflow step (running, its run waiting) whose own child has ended.
+    ended_child = Run.objects.filter(parent_run=OuterRef(OuterRef("pk")), parent_node=OuterRef("node_id"), parent_key=OuterRef("key"),
+                                     status__in=list(Run.FINISHED))
+    child_ended = Step.objects.filter(run=OuterRef("pk"), status=Step.Status.RUNNING, node_type="subworkflow").filter(Exists(ended_child))
+    candidates += list(waiting.filter(Exists(child_ended)).values_list("pk", flat=True))
     sent = []
     dispatched = dict(Run.objects.filter(pk__in=candidates).values_list("pk", "dispatched_at"))
     for run_id in dict.fromkeys(candidates):

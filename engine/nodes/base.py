@@ -86,6 +86,7 @@ class NodeType:
     closes_fanout: ClassVar[bool] = False  # a join: collects item results
     sets_run_output: ClassVar[bool] = False  # an output: its value becomes the run's output
     waits_for_person: ClassVar[bool] = False  # a human step: the run is parked until an answer
+    waits_for_child: ClassVar[bool] = False  # a sub-workflow step: the run is parked until its child run ends
     updates_conversation: ClassVar[bool] = False  # its output {state, summary, keep_last} updates the run's conversation
     # "Test this node" (engine/node_trial.py) runs a node alone, outside any run.
     testable: ClassVar[bool] = True

@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import Field
 
-from ..db import off_loop
 from ..errors import NodeFailed
 from .base import Config, NodeContext, NodeResult, NodeType, Usage
 
 MAX_DEPTH = 5  # a workflow calling itself through others stops here, whatever slipped past the save-time check
-POLL_S = 0.05
 
 
 class SubworkflowConfig(Config):
@@ -21,9 +18,13 @@ class SubworkflowConfig(Config):
 
 
 class SubworkflowNode(NodeType):
-    """Runs another workflow as a child run and waits for it without holding a
-    thread (a coroutine polls the record). The child inherits what is left of
-    the parent's budgets; its steps are its own run, linked to this step."""
+    """Runs another workflow as a child run. The parent does not wait for it
+    on a worker: like a human step, the run is parked (engine/runner.py
+    `_start_subworkflow`) and woken when the child ends — the child's finish
+    sends the parent's advance, the sweeper is the backstop. A worker thread
+    held per waiting parent deadlocked a deployment as soon as every thread
+    held a parent whose child was queued behind it. The child inherits what is
+    left of the parent's budgets; its steps are its own run, linked to this step."""
 
     type = "subworkflow"
     label = "Sub-workflow"
@@ -31,37 +32,42 @@ class SubworkflowNode(NodeType):
     description = "Runs another workflow of this team (latest or a pinned version) with mapped inputs; its output is the child's output."
     Config = SubworkflowConfig
     template_fields = ("inputs",)
-    is_io = True
+    is_io = True  # it waits on something outside the run (shown so in the catalogue); the runner parks instead of awaiting
     spreadable = False  # needs the owner's budgets and run record
     testable = False
     testable_why = "it starts a run of another workflow"
+    waits_for_child = True
 
-    def run(self, config, ctx):  # pragma: no cover - io nodes only run async
+    def run(self, config, ctx):  # pragma: no cover - the runner parks sub-workflow steps
         raise NotImplementedError
 
-    async def arun(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
-        child_id = await off_loop(_start_child)(config, ctx, child_key(ctx))
-        try:
-            while True:
-                child = await off_loop(_child_state)(child_id)
-                if child["status"] in ("succeeded", "failed", "cancelled"):
-                    break
-                await asyncio.sleep(POLL_S)
-        except asyncio.CancelledError:
-            await off_loop(_cancel_child)(child_id)
-            raise
-        usage = Usage(tokens_in=child["tokens"], tokens_out=0, cost_usd=child["cost_usd"])
-        if child["status"] != "succeeded":
-            message = (child["error"] or {}).get("message", child["status"])
-            raise NodeFailed(f"sub-workflow run {child_id} {child['status']}: {message}")
-        return NodeResult(output=child["output"], usage=usage, model=f"run {child_id}")
+
+def start_child(config: dict[str, Any], ctx: NodeContext) -> int:
+    """The step's child run: found again if it exists, else created and queued. NodeFailed if refused."""
+    return _start_child(config, ctx, child_key(ctx))
+
+
+def outcome(child_id: int) -> NodeResult | None:
+    """The step's result once its child has ended (None while it runs); NodeFailed if the child did not succeed."""
+    child = _child_state(child_id)
+    if child["status"] not in ("succeeded", "failed", "cancelled"):
+        return None
+    usage = Usage(tokens_in=child["tokens"], tokens_out=0, cost_usd=child["cost_usd"])
+    if child["status"] != "succeeded":
+        message = (child["error"] or {}).get("message", child["status"])
+        raise NodeFailed(f"sub-workflow run {child_id} {child['status']}: {message}")
+    return NodeResult(output=child["output"], usage=usage, model=f"run {child_id}")
+
+
+def cancel_child(child_id: int) -> None:
+    _cancel_child(child_id)
 
 
 def child_key(ctx: NodeContext) -> str:
-    """The activation a child belongs to: the step's key, and the attempt when
-    a failed child is retried (a retry is a new child; a re-execution of the
-    same attempt after a crash is not)."""
-    return ctx.key if ctx.attempt <= 1 else f"{ctx.key}@{ctx.attempt}"
+    """The activation a child belongs to: the step's key. A step executed
+    again (its owner died, the run was woken or replayed) finds that child
+    again. A child's failure is not retried, so one key per activation."""
+    return ctx.key
 
 
 def _start_child(config: dict[str, Any], ctx: NodeContext, key: str) -> int:

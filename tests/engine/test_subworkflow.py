@@ -68,3 +68,19 @@ def test_a_cycle_of_subworkflows_is_refused_at_save(personas, client_for, db):
     assert response.status_code == 400, response.content
     assert "calls this workflow again" in response.json()["error"]
     assert a.latest_version.number == 1  # nothing was saved
+
+
+def test_parents_waiting_for_children_hold_no_worker_thread(run_graph, personas, worker):
+    """The test worker has N threads; N + 2 parents each start a child: a parent
+    that held its thread while its child ran would leave the children queued
+    behind parents that can never finish (N parents held them all). Parked, every parent and every child finishes."""
+    from tests.conftest import wait_for_run
+
+    threads = worker.concurrency  # the session worker's thread pool
+    assert threads >= 2
+    child = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph())
+    parents = [run_graph(parent_graph(child.pk), {"word": f"w{i}"}, wait=False) for i in range(threads + 2)]
+    finished = [wait_for_run(p.pk, timeout=60) for p in parents]
+    assert [r.status for r in finished] == ["succeeded"] * len(parents), [(r.status, r.error) for r in finished]
+    assert sorted(r.output for r in finished) == sorted(f"got W{i}!" for i in range(threads + 2))
+    assert Run.objects.filter(parent_run__in=[p.pk for p in parents], status="succeeded").count() == len(parents)
