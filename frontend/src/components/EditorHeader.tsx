@@ -42,7 +42,7 @@ export function EditorHeader(props: {
     <header className="wf-header">
       <div className="wf-title">
         <h1>{p.name || "Untitled workflow"}</h1>
-        {p.savedVersion != null && <span className="chip">v{p.savedVersion}</span>}
+        {p.savedVersion != null && <span className="chip" data-testid="saved-version">v{p.savedVersion}</span>}
         {p.dirty && (
           <span className="chip warn" data-testid="unsaved">
             unsaved
@@ -51,7 +51,7 @@ export function EditorHeader(props: {
         <span className="muted small">{p.teamName}</span>
         {p.extras}
         {p.otherVersion != null && (
-          <span className="chip warn">
+          <span className="chip warn" data-testid="showing-run-version">
             showing v{p.otherVersion}, the run's version{" "}
             <button type="button" className="link small" onClick={p.onEditLatest}>
               edit latest
@@ -59,7 +59,7 @@ export function EditorHeader(props: {
           </span>
         )}
         {p.comparing && (
-          <span className="chip warn">
+          <span className="chip warn" data-testid="comparing">
             comparing versions{" "}
             <button type="button" className="link small" onClick={p.onStopComparing}>
               back to editing
