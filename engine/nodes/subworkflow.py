@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import Field
 
+from ..db import off_loop
 from ..errors import NodeFailed
 from .base import Config, NodeContext, NodeResult, NodeType, Usage
 
+POLL_S = 0.05  # how often a child awaited in a coroutine is looked at
 MAX_DEPTH = 5  # a workflow calling itself through others stops here, whatever slipped past the save-time check
 
 
@@ -40,6 +43,21 @@ class SubworkflowNode(NodeType):
 
     def run(self, config, ctx):  # pragma: no cover - the runner parks sub-workflow steps
         raise NotImplementedError
+
+    async def arun(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
+        """Start (or find) the child and wait for it in a coroutine. Only for a
+        child awaited inside another step — an agent's workflow tool, whose
+        model conversation cannot be parked halfway (engine/tools.py); that
+        agent step does keep its worker busy until the child ends. A
+        `subworkflow` node is parked instead (the runner never calls this)."""
+        child_id = await off_loop(start_child)(config, ctx)
+        try:
+            while (result := await off_loop(outcome)(child_id)) is None:
+                await asyncio.sleep(POLL_S)
+        except asyncio.CancelledError:
+            await off_loop(_cancel_child)(child_id)
+            raise
+        return result
 
 
 def start_child(config: dict[str, Any], ctx: NodeContext) -> int:
