@@ -11,10 +11,34 @@ from pydantic import BaseModel, ConfigDict
 from ..templating import evaluate
 
 
-class Config(BaseModel):
-    """Base for node configs: unknown keys are errors, not silently ignored."""
+# Words a field name spells that are written otherwise in a sentence.
+_ACRONYMS = {"url": "URL", "json": "JSON", "id": "ID", "llm": "LLM", "mcp": "MCP", "http": "HTTP", "api": "API", "csv": "CSV"}
+# A unit as the last word of a field name: `timeout_s` is "Timeout (s)".
+_UNITS = {"usd": "USD", "s": "s", "ms": "ms", "pct": "%", "min": "min"}
 
-    model_config = ConfigDict(extra="forbid")
+
+def english_title(name: str, _info: Any = None) -> str:
+    """A field's form label from its name, as a person writes it: sentence
+    case, acronyms in capitals, a unit in brackets ("max_cost_usd" → "Max cost
+    (USD)", "json_schema" → "JSON schema"). A field with its own `title`
+    keeps it; this replaces pydantic's "Max Cost Usd"."""
+    words = [w for w in name.strip("_").split("_") if w]
+    if not words:
+        return name
+    unit = _UNITS.get(words[-1]) if len(words) > 1 else None
+    if unit:
+        words = words[:-1]
+    spelled = [_ACRONYMS.get(w.lower(), w.lower()) for w in words]
+    if spelled[0] == words[0].lower():
+        spelled[0] = spelled[0].capitalize()
+    return " ".join(spelled) + (f" ({unit})" if unit else "")
+
+
+class Config(BaseModel):
+    """Base for node configs: unknown keys are errors, not silently ignored;
+    fields are titled in English for the generated forms."""
+
+    model_config = ConfigDict(extra="forbid", field_title_generator=english_title)
 
 
 class EmptyConfig(Config):

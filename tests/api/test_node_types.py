@@ -84,3 +84,17 @@ def test_node_types_need_authentication(db):
 
     assert r.status_code in (401, 403)
     assert "error" in r.json()
+
+
+def test_config_fields_are_titled_in_english_for_the_forms(node_types):
+    """The forms label fields with the schema's titles: "Max cost (USD)", not pydantic's "Max Cost Usd"."""
+    agent = node_types["agent"]["config_schema"]["properties"]
+    http = node_types["http"]["config_schema"]["properties"]
+    llm = node_types["llm"]["config_schema"]["properties"]
+
+    assert agent["max_cost_usd"]["title"] == "Max cost (USD)"
+    assert agent["timeout_s"]["title"] == "Timeout (s)"
+    assert agent["http_tools"]["title"] == "HTTP tools"
+    assert http["url"]["title"] == "URL" and http["fail_on_error"]["title"] == "Fail on error"
+    assert llm["json_schema"]["title"] == "JSON schema" and llm["max_tokens"]["title"] == "Max tokens"
+    assert node_types["fanout"]["config_schema"]["properties"]["on_item_error"]["title"] == "On item error"  # its own title stays
