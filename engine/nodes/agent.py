@@ -21,7 +21,8 @@ class HttpToolSpec(Config):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     url: str = Field(description="A template over the call's arguments, e.g. https://api.example.com/items/{{ args.id }}")
     body: Any = None
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, description="JSON Schema of the arguments.")
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"}, description="JSON Schema of the arguments.",
+                                        json_schema_extra={"x-json-schema": True})
 
 
 class AgentConfig(Config):

@@ -12,7 +12,8 @@ class HumanConfig(Config):
     prompt: str = Field(min_length=1, description="What the person is asked; `{{ }}` templates (show them the draft to approve).",
                         json_schema_extra={"x-template": True})
     assignees: list[str] = Field(default_factory=list, description="Usernames who may answer; empty: any owner or editor of the team.")
-    form: dict[str, Any] | None = Field(default=None, description="JSON Schema of the answer's fields (a form), if the person should type something.")
+    form: dict[str, Any] | None = Field(default=None, description="JSON Schema of the answer's fields (a form), if the person should type something.",
+                                           json_schema_extra={"x-json-schema": True})
     allow_reject: bool = Field(default=True, description="Offer Reject as well as Approve.")
     timeout_s: float | None = Field(default=None, gt=0, le=30 * 86400, description="After this long unanswered, go out through `timeout`.")
 

@@ -24,7 +24,8 @@ class LLMConfig(Config):
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=200000, description="Cap on the reply's tokens.")
     output: Literal["text", "json"] = Field(default="text", description="`json` parses the reply; with `json_schema` it is validated.")
-    json_schema: dict[str, Any] | None = Field(default=None, description="JSON Schema the reply must match (structured outputs where supported).")
+    json_schema: dict[str, Any] | None = Field(default=None, description="JSON Schema the reply must match (structured outputs where supported).",
+                                                  json_schema_extra={"x-json-schema": True})
     max_repairs: int = Field(default=2, ge=0, le=5, description="How often an invalid JSON reply is sent back to the model with the error.")
     script: list[Any] = Field(
         default_factory=list,

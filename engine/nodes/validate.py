@@ -32,6 +32,7 @@ class ValidateConfig(Config):
         default_factory=dict,
         alias="schema",
         description="The JSON Schema (draft 2020-12) the value must match; empty accepts any value (use rules alone).",
+        json_schema_extra={"x-json-schema": True},
     )
     rules: list[ValidateRule] = Field(
         default_factory=list, description="Further checks, in order, run when the value matches the schema: each a bare expression and the message when it is false."

@@ -13,6 +13,9 @@ import type { JsonSchema, NodeDoc, WorkflowDoc } from "../graph/format";
 import type { TypeIndex } from "../graph/nodeTypes";
 import { scopeAt, type ScopeEntry } from "../graph/scope";
 import { CredentialScopeContext, CredentialWidget, MODEL_NODE_TYPES, ModelWidget } from "./CredentialFields";
+import { errorsInWords } from "../forms/errors";
+import { LIMITS } from "../forms/limits";
+import { JsonEditor } from "./JsonEditor";
 import { TemplateEditor } from "./TemplateEditor";
 
 interface Props {
@@ -45,6 +48,8 @@ export function formSchemaOf(schema: JsonSchema): { schema: RJSFSchema; ui: UiSc
         out = { ...rest, ...nonNull[0], title: rest.title, description: rest.description } as Schema;
       }
     }
+    // A field that holds a JSON Schema (llm json_schema, validate schema, a form): checked as one while typed.
+    if (out["x-json-schema"]) uiAt["ui:options"] = { ...(uiAt["ui:options"] as object), jsonSchema: true };
     if (out["x-template"] || out["x-expression"]) {
       uiAt["ui:widget"] = out["x-expression"] ? "expression" : "template";
       if (!out.type) out.type = ["string", "object", "array", "number", "boolean", "null"] as unknown as string;
@@ -119,42 +124,36 @@ function makeCodeWidget(expression: boolean, scope: ScopeEntry[]) {
 }
 
 function JsonWidget(props: WidgetProps) {
-  const [text, setText] = useState(asText(props.value));
-  const [error, setError] = useState<string | null>(null);
   return (
-    <div>
-      <textarea
-        id={props.id}
-        aria-label={props.label || props.name}
-        className="json-text"
-        rows={5}
-        value={text}
-        onChange={(e) => {
-          setText(e.target.value);
-          if (!e.target.value.trim()) {
-            setError(null);
-            props.onChange(undefined);
-            return;
-          }
-          try {
-            props.onChange(JSON.parse(e.target.value));
-            setError(null);
-          } catch (exc) {
-            setError(`Not JSON yet: ${(exc as Error).message}`);
-          }
-        }}
-      />
-      {error && <p className="form-error small">{error}</p>}
-    </div>
+    <JsonEditor
+      id={props.id}
+      label={props.label || props.name}
+      value={props.value}
+      jsonSchema={!!props.options?.jsonSchema}
+      disabled={props.disabled}
+      onChange={(v) => props.onChange(v)}
+    />
   );
 }
 
-function JsonField(props: { idSchema?: { $id: string }; fieldPathId?: { $id: string }; name: string; formData?: unknown; onChange: (v: unknown, ...rest: unknown[]) => void; schema: JsonSchema }) {
+/** A free-form object field (no properties in the schema): the whole value as JSON in a code editor. */
+function JsonField(props: {
+  idSchema?: { $id: string };
+  fieldPathId?: { $id: string };
+  name: string;
+  formData?: unknown;
+  onChange: (v: unknown, ...rest: unknown[]) => void;
+  schema: JsonSchema;
+  uiSchema?: UiSchema;
+  disabled?: boolean;
+}) {
   const id = props.fieldPathId?.$id ?? props.idSchema?.$id ?? props.name;
+  const label = (props.schema.title as string | undefined) ?? props.name;
+  const options = (props.uiSchema?.["ui:options"] ?? {}) as { jsonSchema?: boolean };
   return (
     <div className="form-group field">
-      <label htmlFor={id}>{props.schema.title ?? props.name}</label>
-      <JsonWidget {...({ id, label: props.schema.title ?? props.name, name: props.name, value: props.formData, onChange: (v: unknown) => props.onChange(v, [props.name]) } as unknown as WidgetProps)} />
+      <label htmlFor={id}>{label}</label>
+      <JsonEditor id={id} label={label} value={props.formData} jsonSchema={!!options.jsonSchema} disabled={props.disabled} onChange={(v) => props.onChange(v, [props.name])} />
       {props.schema.description && <p className="field-description">{props.schema.description}</p>}
     </div>
   );
@@ -184,6 +183,7 @@ export function ConfigPanel({ doc, node, types, problems, readOnly, onChange, on
   const scope = useMemo(() => scopeAt(doc, types, node.id), [doc, types, node.id]);
   const widgets = useMemo(() => ({ template: makeCodeWidget(false, scope), expression: makeCodeWidget(true, scope), json: JsonWidget, credential: CredentialWidget, model: ModelWidget }), [scope]);
   const fields = useMemo(() => ({ jsonField: JsonField as never }), []);
+  const transformErrors = useMemo(() => errorsInWords(schema as JsonSchema), [schema]);
   const [idDraft, setIdDraft] = useState(node.id);
   const [idError, setIdError] = useState<string | null>(null);
 
@@ -204,13 +204,14 @@ export function ConfigPanel({ doc, node, types, problems, readOnly, onChange, on
       )}
       <div className="form-group">
         <label htmlFor="node-name">Name</label>
-        <input id="node-name" value={node.name ?? ""} placeholder={node.id} disabled={readOnly} onChange={(e) => onChange({ name: e.target.value }, `name:${node.id}`)} />
+        <input id="node-name" maxLength={LIMITS.nodeName} value={node.name ?? ""} placeholder={node.id} disabled={readOnly} onChange={(e) => onChange({ name: e.target.value }, `name:${node.id}`)} />
       </div>
       <div className="form-group">
         <label htmlFor="node-id">Id (templates name it as nodes.{node.id})</label>
         <input
           id="node-id"
           key={node.id}
+          maxLength={LIMITS.nodeId}
           defaultValue={node.id}
           disabled={readOnly}
           onChange={(e) => {
@@ -239,6 +240,7 @@ export function ConfigPanel({ doc, node, types, problems, readOnly, onChange, on
         liveValidate={false}
         experimental_defaultFormStateBehavior={{ emptyObjectFields: "skipDefaults" }}
         showErrorList={false}
+        transformErrors={transformErrors}
         noHtml5Validate
         idPrefix={`cfg_${node.id}`}
         className="rjsf"

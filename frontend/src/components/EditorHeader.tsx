@@ -1,6 +1,7 @@
 /** The editor's header: the workflow's name and version, what the canvas shows, and the toolbar. */
 import { useState, type ReactNode } from "react";
 
+import { LIMITS } from "../forms/limits";
 import type { ValidationResult } from "../api/endpoints";
 
 export function EditorHeader(props: {
@@ -41,7 +42,7 @@ export function EditorHeader(props: {
   return (
     <header className="wf-header">
       <div className="wf-title">
-        <h1>{p.name || "Untitled workflow"}</h1>
+        <h1 title={p.name || "Untitled workflow"}>{p.name || "Untitled workflow"}</h1>
         {p.savedVersion != null && <span className="chip" data-testid="saved-version">v{p.savedVersion}</span>}
         {p.dirty && (
           <span className="chip warn" data-testid="unsaved">
@@ -84,7 +85,7 @@ export function EditorHeader(props: {
         <label className="sr-only" htmlFor="save-message">
           Version message
         </label>
-        <input id="save-message" className="save-message" placeholder="Version message (optional)" value={p.saveMessage} onChange={(e) => p.onSaveMessage(e.target.value)} disabled={!p.canEdit} />
+        <input id="save-message" className="save-message" maxLength={LIMITS.versionMessage} placeholder="Version message (optional)" value={p.saveMessage} onChange={(e) => p.onSaveMessage(e.target.value)} disabled={!p.canEdit} />
         <button type="button" className="primary" onClick={p.onSave} disabled={!p.canSave} title={p.saveTitle} data-testid="save">
           {p.saving ? "Saving…" : "Save"}
         </button>

@@ -5,6 +5,7 @@
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { useState, type CSSProperties, type KeyboardEvent } from "react";
 
+import { LIMITS } from "../forms/limits";
 import { displayName } from "../graph/format";
 import { categoryColor } from "../graph/nodeTypes";
 import { BACK_HANDLE, INPUT_HANDLE, type StepFlowNode } from "../graph/toFlow";
@@ -93,6 +94,7 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
       {renaming ? (
         <input
           className="gnode-rename nodrag"
+          maxLength={LIMITS.nodeName}
           aria-label={`Name of ${node.id}`}
           defaultValue={node.name ?? ""}
           placeholder={node.id}

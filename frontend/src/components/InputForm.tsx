@@ -9,6 +9,7 @@ import validator from "@rjsf/validator-ajv8";
 import { useMemo, useState, type FormEvent } from "react";
 
 import type { JsonSchema } from "../graph/format";
+import { errorsInWords } from "../forms/errors";
 import { hasInputs, inputSchemaOf, inputUiSchema } from "../forms/inputUiSchema";
 
 type Input = Record<string, unknown>;
@@ -26,6 +27,7 @@ interface Props {
 export function InputForm({ schema, canRun, disabledReason, starting, error, onRun }: Props) {
   const formSchema = useMemo(() => inputSchemaOf(schema) as RJSFSchema, [schema]);
   const uiSchema = useMemo(() => inputUiSchema(schema), [schema]);
+  const transformErrors = useMemo(() => errorsInWords(schema), [schema]);
   const [formData, setFormData] = useState<Input | undefined>(undefined);
   const disabled = !canRun || starting;
 
@@ -48,6 +50,7 @@ export function InputForm({ schema, canRun, disabledReason, starting, error, onR
         onChange={(event) => setFormData(event.formData)}
         onSubmit={submit}
         showErrorList={false}
+        transformErrors={transformErrors}
         noHtml5Validate
         disabled={starting}
         className="rjsf"

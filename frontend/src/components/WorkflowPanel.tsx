@@ -3,7 +3,11 @@
  * property list: name, type, required), and the settings and budgets every
  * run is held to.
  */
+import { useState } from "react";
+
+import { LIMITS } from "../forms/limits";
 import type { JsonSchema, WorkflowDoc, WorkflowSettings } from "../graph/format";
+import { JsonEditor } from "./JsonEditor";
 
 const TYPES = ["string", "number", "integer", "boolean", "object", "array"];
 
@@ -14,6 +18,7 @@ interface Props {
 }
 
 export function WorkflowPanel({ doc, readOnly, onChange }: Props) {
+  const [asJson, setAsJson] = useState(false);
   const inputs = doc.inputs ?? { type: "object", properties: {} };
   const props = Object.entries(inputs.properties ?? {});
   const required = new Set(inputs.required ?? []);
@@ -34,7 +39,7 @@ export function WorkflowPanel({ doc, readOnly, onChange }: Props) {
       </h2>
       <div className="form-group">
         <label htmlFor="wf-name">Name</label>
-        <input id="wf-name" value={doc.name} disabled={readOnly} onChange={(e) => onChange({ name: e.target.value }, "name")} />
+        <input id="wf-name" maxLength={LIMITS.workflowName} value={doc.name} disabled={readOnly} onChange={(e) => onChange({ name: e.target.value }, "name")} />
       </div>
       <div className="form-group">
         <label htmlFor="wf-description">Description</label>
@@ -117,6 +122,24 @@ export function WorkflowPanel({ doc, readOnly, onChange }: Props) {
       >
         + Add input
       </button>
+      <button type="button" className="link small" aria-expanded={asJson} onClick={() => setAsJson((on) => !on)} data-testid="inputs-as-json">
+        {asJson ? "Hide the JSON Schema" : "Edit as JSON Schema (defaults, descriptions, enums…)"}
+      </button>
+      {asJson && (
+        <div className="form-group">
+          <label htmlFor="wf-inputs-json">Inputs (JSON Schema)</label>
+          <JsonEditor
+            id="wf-inputs-json"
+            label="Inputs (JSON Schema)"
+            value={doc.inputs ?? { type: "object", properties: {} }}
+            jsonSchema
+            disabled={readOnly}
+            onChange={(value) => {
+              if (value && typeof value === "object" && !Array.isArray(value)) onChange({ inputs: value as JsonSchema }, "inputs.json");
+            }}
+          />
+        </div>
+      )}
       <h3 className="subhead">Settings and budgets</h3>
       <div className="settings-grid">
         {(
