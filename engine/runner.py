@@ -310,6 +310,9 @@ class RunExecutor:
             return self._finish(stop.status, error={"message": stop.message, "node": stop.node, "reason": stop.reason})
         output = self._run_output()
         self.recorder.update_conversation(output, [n for n, t in self.graph.types.items() if t.updates_conversation])
+        failed_ending = self._failed_ending()
+        if failed_ending is not None:
+            return self._finish("failed", output=output, error=failed_ending)
         return self._finish("succeeded", output=output)
 
     # ------------------------------------------------------------------ main loop
@@ -789,6 +792,20 @@ class RunExecutor:
         if len(reached) == 1:
             return next(iter(reached.values()))
         return reached
+
+    def _failed_ending(self) -> dict[str, Any] | None:
+        """The error of a run that reached an output marked `outcome: failed`, else None."""
+        for node, node_type in self.graph.types.items():
+            if not (node_type.sets_run_output and self.scheduler.reached(node)):
+                continue
+            if self.graph.configs[node].get("outcome") != "failed":
+                continue
+            value = self.scheduler.outputs_of(node)
+            name = self.graph.nodes[node].name or node
+            detail = value.get("error") if isinstance(value, dict) and isinstance(value.get("error"), str) else ""
+            message = f"the run ended at '{name}' ({node}), an output marked as a failed ending" + (f": {detail}" if detail else "")
+            return {"message": message, "node": node, "reason": "outcome"}
+        return None
 
     def _finish(self, status: str, output: Any = None, error: dict | None = None) -> str:
         self.stopping = True

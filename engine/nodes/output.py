@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -12,6 +12,14 @@ class OutputConfig(Config):
         default=None,
         description="The run's output: a template string, or any JSON whose strings are templates.",
         json_schema_extra={"x-template": True},
+    )
+    # A workflow's own way of saying "this ending is a failure" (a rejected
+    # approval, an escalation nobody answered): the run's status says so,
+    # instead of a green "succeeded" with the bad news inside the output.
+    outcome: Literal["succeeded", "failed"] = Field(
+        default="succeeded",
+        description="How the run ends when it reaches this output: failed makes the run's status failed (the output is kept), "
+                    "for endings such as a rejected approval.",
     )
 
 

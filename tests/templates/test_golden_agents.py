@@ -114,6 +114,10 @@ def test_autonomous_agent_escalation_rejected_fails_clearly(run_graph, fake_llm,
     run = wait_for_status(start(run_graph, "autonomous-agent").pk, "waiting")
     assert client_for(personas["alice"]).post(f"/api/runs/{run.pk}/answer/", {"node": "escalate", "decision": "reject"}, format="json").status_code == 202
     run = wait_for_run(run.pk)
+    # The run says how it ended: failed, at the "Rejected" output, whose value is kept.
+    assert run.status == "failed"
+    assert run.error["reason"] == "outcome" and run.error["node"] == "rejected"
+    assert "alice rejected the partial result" in run.error["message"]
     assert run.output["status"] == "failed" and run.output["error"].startswith("alice rejected the partial result")
 
 
@@ -123,7 +127,7 @@ def test_autonomous_agent_escalation_nobody_answers_times_out_to_a_failure(run_g
     next(n for n in graph["nodes"] if n["id"] == "escalate")["config"]["timeout_s"] = 0.5
     run = wait_for_status(start(run_graph, "autonomous-agent", graph).pk, "waiting")
     run = wait_for_run(run.pk, timeout=20)
-    assert run.status == "succeeded", run.error
+    assert run.status == "failed" and run.error["node"] == "unanswered"
     assert run.output["status"] == "failed" and run.output["error"].startswith("Nobody answered the escalation in time")
     assert run.steps.get(node_id="escalate").output["decision"] == "timeout"
     assert not ran(run, "escalated") and not ran(run, "rejected")
