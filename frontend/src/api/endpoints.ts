@@ -151,3 +151,25 @@ export interface HumanAnswer {
 export function answerStep(runId: number, body: HumanAnswer): Promise<unknown> {
   return api.post(`/api/runs/${runId}/answer/`, body);
 }
+
+/** What "Test this node" returns: one node run alone, nothing recorded. */
+export interface NodeTestResult {
+  node: string;
+  run: number;
+  /** The step whose scope it ran with ("" when the node never ran in that run). */
+  key: string;
+  status: "succeeded" | "failed";
+  input: unknown;
+  output: unknown;
+  ports: string[];
+  error: string;
+  usage: { tokens_in: number; tokens_out: number; cost_usd: number };
+  model: string;
+  demo: boolean;
+  duration_ms: number;
+}
+
+/** Run `node` of the draft `graph` alone with its scope at step `key` of finished run `runId`. */
+export function testNode(workflowId: number, body: { node: string; run: number; key?: string; graph: WorkflowDoc }): Promise<NodeTestResult> {
+  return api.post<NodeTestResult>(`/api/workflows/${workflowId}/test-node/`, body);
+}

@@ -3,7 +3,7 @@
  * its steps, the timeline, the workflow's settings and the version history.
  */
 import type { DocDiff } from "../graph/diff";
-import { renameId, updateNode } from "../graph/edit";
+import { renameId, setPin, updateNode } from "../graph/edit";
 import type { NodeDoc, WorkflowDoc } from "../graph/format";
 import type { TypeIndex } from "../graph/nodeTypes";
 import type { DocumentState } from "../hooks/useDocument";
@@ -121,6 +121,9 @@ export function DetailsPanel(props: {
             onSelectKey={rv.selectKey}
             onFollow={rv.toggleFollow}
             onRerun={canEdit && runId != null && isRunFinished(run.status) ? props.onRerun : undefined}
+            doc={doc}
+            workflowId={wfId}
+            onPin={canEdit && editable ? (id, pin) => edit((g) => setPin(g, id, pin)) : undefined}
           />
         </>
       )}

@@ -126,6 +126,7 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
           {warnings.length > 1 ? ` (+${warnings.length - 1})` : ""}
         </div>
       )}
+      <DesignChips node={node} />
       <NodePreview run={run} />
       <NodeBadges run={run} data={data} />
       {ports.map((port, index) => (
@@ -147,6 +148,31 @@ export function GraphNode({ id, data }: NodeProps<StepFlowNode>) {
             </span>
           ))}
         </div>
+      )}
+    </div>
+  );
+}
+
+/** What the document says about how the node runs, shown without a run: a pin, a fan-out's tolerance of failing items. */
+function DesignChips({ node }: { node: StepFlowNode["data"]["node"] }) {
+  const onItemError = node.type === "fanout" ? (node.config?.on_item_error as string | undefined) : undefined;
+  const tolerant = onItemError === "skip" || onItemError === "collect";
+  if (!node.pin && !tolerant) return null;
+  return (
+    <div className="gnode-badges">
+      {node.pin && (
+        <span className="gnode-badge tone-pin" data-testid="node-pinned" title="Pinned: this node does not run; what follows gets its pinned output. Unpin it in the Run tab's step panel.">
+          ● pinned
+        </span>
+      )}
+      {tolerant && (
+        <span
+          className="gnode-badge"
+          data-testid="node-item-errors"
+          title={onItemError === "skip" ? "A failing item is left out of the join's list; the others run on" : "A failing item's place in the join's list holds {error, item}; the others run on"}
+        >
+          on item error: {onItemError}
+        </span>
       )}
     </div>
   );

@@ -5,15 +5,17 @@
  */
 import { useMemo } from "react";
 
-import { displayName, type NodeDoc } from "../graph/format";
+import { displayName, type NodeDoc, type PinDoc, type WorkflowDoc } from "../graph/format";
 import type { TypeIndex } from "../graph/nodeTypes";
 import { formatCost, formatDuration, formatTokens } from "../format";
 import { compareKeys, describeKey } from "../run/keys";
 import type { RunState, StepState } from "../run/reducer";
 import { effectiveStatus, stepsOfNode } from "../run/selectors";
 import { isRunFinished } from "../run/types";
+import { NodeTools } from "./NodeTest";
 import { DemoBadge, StatusPill } from "./StatusPill";
-import { FieldsView, ValueView } from "./ValueView";
+import { StepOutput } from "./StepOutput";
+import { FieldsView } from "./ValueView";
 
 interface Props {
   nodes: NodeDoc[];
@@ -27,12 +29,23 @@ interface Props {
   onFollow: () => void;
   /** Re-run from this node, reusing the recorded outputs upstream (finished runs only). */
   onRerun?: (nodeId: string) => void;
+  /** The draft on the canvas, which "Test this node" runs, and its workflow. */
+  doc?: WorkflowDoc;
+  workflowId?: number | null;
+  /** Pin or unpin a node's output in the draft (editable, finished runs only). */
+  onPin?: (nodeId: string, pin: PinDoc | null) => void;
 }
 
-export function StepInspector({ nodes, types, run, nodeId, stepKey, following, onSelectNode, onSelectKey, onFollow, onRerun }: Props) {
+export function StepInspector({ nodes, types, run, nodeId, stepKey, following, onSelectNode, onSelectKey, onFollow, onRerun, doc, workflowId, onPin }: Props) {
   const runnable = useMemo(() => nodes.filter((n) => types.get(n.type)?.executable ?? n.type !== "note"), [nodes, types]);
   const node = nodes.find((n) => n.id === nodeId) ?? null;
-  const steps = useMemo(() => (nodeId ? stepsOfNode(run, nodeId) : []), [run, nodeId]);
+  // The activations that ran: a loop body's skipped last pass (the loop left
+  // through `done`) is not an iteration, so it gets no chip of its own.
+  const steps = useMemo(() => {
+    const all = nodeId ? stepsOfNode(run, nodeId) : [];
+    const ran = all.filter((s) => s.status !== "skipped");
+    return ran.length ? ran : all.slice(-1);
+  }, [run, nodeId]);
   const step = (stepKey && steps.find((s) => s.key === stepKey)) || steps[steps.length - 1] || null;
   const runLive = run.runId != null && !isRunFinished(run.status);
   const desc = node ? types.get(node.type) : undefined;
@@ -79,6 +92,17 @@ export function StepInspector({ nodes, types, run, nodeId, stepKey, following, o
           )}
         </div>
       )}
+      {node && doc && desc?.executable !== false && ((run.runId != null && isRunFinished(run.status)) || doc.nodes.find((n) => n.id === node.id)?.pin) && (
+        <NodeTools
+          key={`${node.id}:${run.runId}`}
+          node={doc.nodes.find((n) => n.id === node.id) ?? node}
+          step={run.runId != null && isRunFinished(run.status) ? step : null}
+          runId={run.runId != null && isRunFinished(run.status) ? run.runId : null}
+          workflowId={workflowId ?? null}
+          doc={doc}
+          onPin={onPin}
+        />
+      )}
       {node && run.runId == null && <p className="muted small">{desc?.description}</p>}
       {node && run.runId != null && !steps.length && (
         <p className="muted">{isRunFinished(run.status) ? "This node did not run in this run." : "Not reached yet in this run."}</p>
@@ -115,7 +139,6 @@ function Activations({ steps, current, run, onSelectKey }: { steps: StepState[];
 function StepDetails({ step, run }: { step: StepState; run: RunState }) {
   const status = effectiveStatus(step, run);
   const streaming = status === "running";
-  const shown = step.hasOutput ? step.output : step.text;
   const tokens = step.usage ? step.usage.tokens_in + step.usage.tokens_out : null;
   return (
     <div className="step-details" data-testid="step-details" data-step-key={step.key}>
@@ -172,7 +195,7 @@ function StepDetails({ step, run }: { step: StepState; run: RunState }) {
       <h3 className="subhead">
         Output {streaming && <span className="streaming-dot" aria-label="streaming" />}
       </h3>
-      <ValueView value={shown ?? ""} testId="step-output" className={`step-output ${streaming ? "is-streaming" : ""}`} />
+      <StepOutput value={step.hasOutput ? step.output : null} streamed={step.text} nodeType={step.nodeType} streaming={streaming} />
       {streaming && !step.text && <p className="muted small">Waiting for output…</p>}
       {step.input !== undefined && step.input !== null && (
         <details className="step-input" open={!streaming}>

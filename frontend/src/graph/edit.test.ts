@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { copySelection, parseClipboard, pasteInto } from "./clipboard";
 import { connectionProblem, illegalCycle } from "./connect";
 import { diffDocs, mergeDocs } from "./diff";
-import { addNode, connect, emptyDoc, insertOnEdge, removeElements, renameId, uniqueId } from "./edit";
+import { addNode, connect, emptyDoc, insertOnEdge, removeElements, renameId, setPin, uniqueId } from "./edit";
 import { createHistory, push, redo, undo } from "./history";
 import { indexTypes } from "./nodeTypes";
 import { scopeAt } from "./scope";
@@ -179,5 +179,16 @@ describe("template scope", () => {
     const inside = scopeAt(fan, types, "worker").map((e) => e.label);
     expect(inside).toEqual(expect.arrayContaining(["item", "index", "nodes.plan.output.subtasks"]));
     expect(scopeAt(fan, types, "synth").map((e) => e.label)).not.toContain("item");
+  });
+});
+
+describe("setPin", () => {
+  const base = { format: "orchestrator.workflow/v1", name: "t", nodes: [{ id: "a", type: "llm" }, { id: "b", type: "llm" }], edges: [] };
+  it("pins an output to one node and unpins it without leaving a key behind", () => {
+    const pinned = setPin(base, "a", { output: "fixed", ports: null });
+    expect(pinned.nodes[0]).toEqual({ id: "a", type: "llm", pin: { output: "fixed" } });
+    expect(pinned.nodes[1]).toBe(base.nodes[1]);
+    expect(setPin(pinned, "a", { output: 1, ports: ["true"] }).nodes[0].pin).toEqual({ output: 1, ports: ["true"] });
+    expect(setPin(pinned, "a", null).nodes[0]).toEqual({ id: "a", type: "llm" });
   });
 });

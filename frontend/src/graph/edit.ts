@@ -3,7 +3,7 @@
  * and returns a new one (the old one is never mutated), so the editor's
  * history is a list of documents and undo is taking the previous one.
  */
-import { DEFAULT_PORT, FORMAT_V1, sourcePortOf, type EdgeDoc, type NodeDoc, type Position, type WorkflowDoc } from "./format";
+import { DEFAULT_PORT, FORMAT_V1, sourcePortOf, type EdgeDoc, type NodeDoc, type PinDoc, type Position, type WorkflowDoc } from "./format";
 import type { NodeTypeDescription } from "./nodeTypes";
 
 export function emptyDoc(name = "Untitled workflow"): WorkflowDoc {
@@ -101,6 +101,18 @@ export function moveNodes(doc: WorkflowDoc, positions: ReadonlyMap<string, Posit
 
 export function updateNode(doc: WorkflowDoc, id: string, change: Partial<NodeDoc>): WorkflowDoc {
   return { ...doc, nodes: doc.nodes.map((n) => (n.id === id ? dropEmpty({ ...n, ...change }) : n)) };
+}
+
+/** Pins `output` to a node (it will not run; its successors get the pin), or with null unpins it. */
+export function setPin(doc: WorkflowDoc, id: string, pin: PinDoc | null): WorkflowDoc {
+  return {
+    ...doc,
+    nodes: doc.nodes.map((n) => {
+      if (n.id !== id) return n;
+      const { pin: _old, ...rest } = n;
+      return pin ? { ...rest, pin: pin.ports ? pin : { output: pin.output } } : rest;
+    }),
+  };
 }
 
 function dropEmpty(node: NodeDoc): NodeDoc {

@@ -26,8 +26,17 @@ export interface NodeDoc {
   config?: Record<string, unknown>;
   timeout_s?: number | null;
   retry?: RetryPolicy | null;
+  cache?: boolean;
+  /** A fixed output: the node does not run, its successors get this (debugging what follows). */
+  pin?: PinDoc | null;
   width?: number | null;
   height?: number | null;
+}
+
+export interface PinDoc {
+  output: unknown;
+  /** The ports taken; null or absent: all of them. */
+  ports?: string[] | null;
 }
 
 export interface EdgeDoc {

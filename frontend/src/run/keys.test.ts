@@ -19,8 +19,10 @@ describe("step keys", () => {
 
   it("describes and orders keys as a person reads them", () => {
     expect(describeKey("2")).toBe("#2");
-    expect(describeKey("each#1[3]/1")).toBe("item 4");
-    expect(describeKey("each#1[3]/2")).toBe("item 4 · #2");
+    // Numbered as {{ index }} numbers them: from 0.
+    expect(describeKey("each#1[3]/1")).toBe("item 3");
+    expect(describeKey("each#1[3]/2")).toBe("item 3 · #2");
+    expect(describeKey("each#1[0]/inner#1[2]/1")).toBe("item 0 › item 2");
     const keys = ["each#1[10]/1", "each#1[2]/1", "each#1[2]/2"];
     expect([...keys].sort(compareKeys)).toEqual(["each#1[2]/1", "each#1[2]/2", "each#1[10]/1"]);
   });

@@ -51,10 +51,14 @@ export function openingFanoutStep(key: string): { node: string; key: string } | 
   return { node: inner.fanout, key: `${frameKey(frames.slice(0, -1))}${inner.activation}` };
 }
 
-/** A short human label: "#2", "item 4", "item 4 · #2" (its 2nd run in that item), "item 1 › item 3". */
+/**
+ * A short human label: "#2", "item 3", "item 3 · #2" (its 2nd run in that item), "item 0 › item 2".
+ * Items are numbered from 0, as `{{ index }}` numbers them in the item's templates:
+ * "item 3" is the step that saw `index` 3.
+ */
 export function describeKey(key: string): string {
   const { frames, number } = parseKey(key);
-  const items = frames.map((f) => `item ${f.index + 1}`);
+  const items = frames.map((f) => `item ${f.index}`);
   if (!items.length) return `#${number}`;
   return number > 1 ? `${items.join(" › ")} · #${number}` : items.join(" › ");
 }
