@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from editor import access
 from editor.services import ServiceError
 
-from . import services
+from . import case_import, services
 from .models import Dataset, Experiment, TestCase
 
 VIEWER_MESSAGE = "your role in this team is viewer; ask an owner for editor rights to change datasets or run experiments"
@@ -30,7 +30,7 @@ DATASET_KEYS = {"name", "description", "team", "input_schema", "cases"}
 # schema says so instead of guessing a serializer.
 _JSON = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
 _documented = extend_schema_view(**{name: _JSON for name in (
-    "list", "create", "retrieve", "update", "partial_update", "destroy", "cases", "case", "cancel")})
+    "list", "create", "retrieve", "update", "partial_update", "destroy", "cases", "case", "cancel", "import_cases", "progress")})
 
 
 def datasets_of(user):
@@ -121,6 +121,9 @@ class DatasetViewSet(viewsets.ViewSet):
             errors = []
             if not isinstance(cases, list):
                 return _bad("cases: must be a list of case objects")
+            if len(cases) > services.MAX_CASES_AT_ONCE:
+                return _bad(f"cases: {len(cases)} cases; create the dataset with at most {services.MAX_CASES_AT_ONCE} "
+                            f"and add more with POST /api/datasets/{{id}}/cases/ or …/import/")
             for index, item in enumerate(cases):
                 errors += services.check_case(item, f"cases[{index}]", dataset.input_schema)
             if errors:
@@ -182,6 +185,23 @@ class DatasetViewSet(viewsets.ViewSet):
         data = [case_data(c) for c in created]
         return Response(data if isinstance(request.data, list) else data[0], status=status.HTTP_201_CREATED)
 
+    @action(detail=True, methods=["post"], url_path="import")
+    def import_cases(self, request, pk=None):
+        """Add the cases of a CSV, JSON Lines or JSON file, all or none: multipart `file`
+        (format from its extension or `format`), or a JSON body {"format", "text"} (pasted text)."""
+        dataset = self._get(request, pk)
+        _require_write(request.user, dataset.team_id)
+        text, kind, problem = _import_source(request)
+        if problem:
+            return _bad(problem)
+        try:
+            cases = case_import.parse(text, kind, dataset.input_schema)
+        except case_import.ImportProblems as exc:
+            return Response({"error": str(exc), "fields": exc.errors}, status=400)
+        created = services.add_cases(dataset, cases)
+        return Response({"added": len(created), "case_count": dataset.cases.count(), "cases": [case_data(c) for c in created]},
+                        status=status.HTTP_201_CREATED)
+
     @action(detail=True, methods=["get", "patch", "delete"], url_path=r"cases/(?P<case_id>\d+)")
     def case(self, request, pk=None, case_id=None):
         dataset = self._get(request, pk)
@@ -203,6 +223,38 @@ class DatasetViewSet(viewsets.ViewSet):
             setattr(case, key, body[key])
         case.save()
         return Response(case_data(case))
+
+
+def _import_source(request) -> tuple[str, str, str | None]:
+    """(text, format, problem) of an import request; a problem is the 400's message."""
+    upload = request.FILES.get("file")
+    given = request.data.get("format") if hasattr(request.data, "get") else None
+    if given is not None and not isinstance(given, str):
+        return "", "", f"format: one of {', '.join(case_import.FORMATS)}"
+    if upload is not None:
+        kind = case_import.format_of(upload.name or "", given)
+        if kind is None:
+            return "", "", (f"format: {given!r} is not one of {', '.join(case_import.FORMATS)}" if given else
+                            f"file: cannot tell the format of {upload.name!r}; name it .csv, .jsonl or .json, or send format")
+        if upload.size > case_import.MAX_BYTES:
+            return "", "", f"file: {upload.size} bytes; an import takes at most {case_import.MAX_BYTES // 1024 // 1024} MB"
+        raw = upload.read()
+    else:
+        if not isinstance(request.data, dict) or "text" not in request.data:
+            return "", "", "file: send a file (multipart, field `file`) or a JSON body {\"format\": \"csv\", \"text\": \"…\"}"
+        text, kind = request.data["text"], case_import.format_of("", given or "json")
+        if not isinstance(text, str):
+            return "", "", "text: must be the file's text as a string"
+        if kind is None:
+            return "", "", f"format: {given!r} is not one of {', '.join(case_import.FORMATS)}"
+        raw = text.encode()
+        if len(raw) > case_import.MAX_BYTES:
+            return "", "", f"text: {len(raw)} bytes; an import takes at most {case_import.MAX_BYTES // 1024 // 1024} MB"
+    try:
+        return raw.decode("utf-8-sig"), kind, None  # -sig: spreadsheets often write a BOM
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return "", "", f"file: line {line} is not UTF-8 text; save the file as UTF-8"
 
 
 def experiment_brief(experiment: Experiment) -> dict[str, Any]:
@@ -251,6 +303,11 @@ class ExperimentViewSet(viewsets.ViewSet):
             return Response({"error": f"experiment {experiment.pk} is {experiment.status}; cancel it first"}, status=409)
         experiment.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"])
+    def progress(self, request, pk=None):
+        """What a page polls while it runs: status, progress and each trial's run, without the statistics."""
+        return Response(services.progress(self._get(request, pk)))
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):

@@ -23,6 +23,7 @@ from engine import patterns
 CASE_KEYS = {"input", "expected", "rubric", "tags"}
 MAX_REPEATS = 20
 MAX_PARALLEL = 50
+MAX_CASES_AT_ONCE = 1000  # one request (a list, an import) adds at most this many
 
 
 def _type_name(value: Any) -> str:
@@ -56,6 +57,8 @@ def add_cases(dataset: Dataset, data: Any) -> list[TestCase]:
     items = data if isinstance(data, list) else [data]
     if not items:
         raise ServiceError("cases: send a case object or a non-empty list of them")
+    if len(items) > MAX_CASES_AT_ONCE:
+        raise ServiceError(f"cases: {len(items)} cases in one request; send at most {MAX_CASES_AT_ONCE} at a time")
     errors: list[str] = []
     for index, item in enumerate(items):
         errors += check_case(item, f"cases[{index}]" if isinstance(data, list) else "case", dataset.input_schema)
@@ -232,6 +235,37 @@ def _trial_row(trial: Trial) -> dict[str, Any]:
             "cost_usd": trial.cost_usd, "error": trial.error}
 
 
+def trials_by_case(experiment: Experiment) -> dict[int, list[dict[str, Any]]]:
+    """Each case's trials with the run that answered them (the link from a case to its runs)."""
+    label_of = dict(experiment.variants.values_list("pk", "label"))
+    rows: dict[int, list[dict[str, Any]]] = {}
+    fields = ("case_id", "variant_id", "repeat", "status", "run_id", "score", "passed", "error")
+    for trial in experiment.trials.order_by("case_id", "variant__position", "repeat").values(*fields):
+        rows.setdefault(trial["case_id"], []).append({
+            "variant": label_of[trial["variant_id"]], "repeat": trial["repeat"], "status": trial["status"],
+            "run": trial["run_id"], "run_url": f"/runs/{trial['run_id']}/" if trial["run_id"] else None,
+            "score": trial["score"], "passed": trial["passed"], "error": trial["error"],
+        })
+    return rows
+
+
+def _progress_counts(experiment: Experiment, trials: list[dict[str, Any]]) -> dict[str, int]:
+    total = len(trials) or experiment.variants.count() * experiment.dataset.cases.count() * experiment.repeats
+    done = sum(1 for t in trials if t["status"] in (Trial.Status.SCORED, Trial.Status.CANCELLED))
+    running = sum(1 for t in trials if t["status"] == Trial.Status.RUNNING)
+    return {"done": done, "running": running, "total": total}
+
+
+def progress(experiment: Experiment) -> dict[str, Any]:
+    """The light part of the report, cheap enough to poll: no statistics."""
+    by_case = trials_by_case(experiment)
+    return {
+        "id": experiment.pk, "status": experiment.status, "done": experiment.is_done, "error": experiment.error,
+        "progress": _progress_counts(experiment, [t for rows in by_case.values() for t in rows]),
+        "cases": [{"case": case_id, "trials": rows} for case_id, rows in by_case.items()],
+    }
+
+
 def report(experiment: Experiment) -> dict[str, Any]:
     """Everything the API and the page show: progress, per-variant summary, statistics, per-case table."""
     variants = list(experiment.variants.select_related("workflow", "version"))
@@ -249,8 +283,7 @@ def report(experiment: Experiment) -> dict[str, Any]:
             rows[label].append(_trial_row(trial))
             distributions[label].append(trial.score)
     summary = stats.summarize(scores, labels)
-    total = len(trials) or len(variants) * len(cases) * experiment.repeats
-    done = sum(1 for t in trials if t.status in (Trial.Status.SCORED, Trial.Status.CANCELLED))
+    by_case = trials_by_case(experiment)
     variant_data = []
     for variant in variants:
         metrics = stats.variant_metrics(rows[variant.label])
@@ -272,6 +305,7 @@ def report(experiment: Experiment) -> dict[str, Any]:
             "scores": means,
             "winner": summary["winners"].get(case.pk) if case.pk in summary["winners"] else None,
             "decided": case.pk in summary["winners"],
+            "trials": by_case.get(case.pk, []),
         })
     stats_data = {key: summary[key] for key in ("cases", "ties", "tie_rate", "wins", "win_rates", "leader", "confidence", "comparisons")}
     return {
@@ -288,7 +322,7 @@ def report(experiment: Experiment) -> dict[str, Any]:
         "created_at": experiment.created_at,
         "started_at": experiment.started_at,
         "finished_at": experiment.finished_at,
-        "progress": {"done": done, "total": total},
+        "progress": _progress_counts(experiment, [t for rows in by_case.values() for t in rows]),
         "variants": variant_data,
         "stats": stats_data,
         "cases": case_rows,

@@ -10,5 +10,5 @@ urlpatterns = [
     path("api/", include("editor.api.urls")),
     path("hooks/<str:token>/", webhook, name="webhook"),
     path("", include("editor.urls")),
-    path("experiments/", include("evaluation.urls")),
+    path("", include("evaluation.urls")),
 ]

@@ -24,7 +24,7 @@ def test_an_editor_creates_an_experiment_of_two_prompt_variants(personas, client
     response = client_for(personas["bob"]).post("/api/experiments/", experiment_body(acme["dataset"], acme["workflow"]), format="json")
     assert response.status_code == 201, response.data
     assert response.data["status"] == "queued"
-    assert response.data["progress"] == {"done": 0, "total": 12}  # 2 variants × 3 cases × 2 repeats
+    assert response.data["progress"] == {"done": 0, "running": 0, "total": 12}  # 2 variants × 3 cases × 2 repeats
     experiment = Experiment.objects.get(pk=response.data["id"])
     a, b = experiment.variants.all()
     assert (a.label, b.label) == ("A", "B") and b.version == acme["workflow"].latest_version
@@ -136,7 +136,7 @@ def test_a_viewer_cannot_start_an_experiment(personas, client_for, acme):
 def test_the_report_has_progress_summary_stats_and_cases(personas, client_for):
     experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [0.0, 0.0, 1.0], "B": [1.0, 1.0, 1.0]})
     data = client_for(personas["carol"]).get(f"/api/experiments/{experiment.pk}/").data
-    assert data["status"] == "finished" and data["progress"] == {"done": 6, "total": 6}
+    assert data["status"] == "finished" and data["progress"] == {"done": 6, "running": 0, "total": 6}
     assert data["stats"]["win_rates"] == {"A": 0.0, "B": pytest.approx(2 / 3)}
     assert data["stats"]["ties"] == 1 and data["stats"]["leader"] == "B" and data["stats"]["confidence"] == "HIGH"
     assert data["stats"]["comparisons"][0]["p_value"] == pytest.approx(0.5)

@@ -39,10 +39,12 @@ def test_the_experiment_page_shows_the_verdict_figures_and_cases(personas):
     assert "location.reload" not in html  # finished: no live reload
 
 
-def test_a_running_experiment_reloads_itself(personas):
+def test_a_running_experiment_follows_its_progress_and_an_editor_may_cancel_it(personas):
     experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [1.0], "B": [0.0]}, status="running")
     html = browser_for(personas["alice"]).get(f"/experiments/{experiment.pk}/").content.decode()
-    assert "window.location.reload()" in html and "2 / 2 trials done" in html
+    assert "js/experiment.js" in html and "2 / 2 trials done" in html and 'id="cancel-experiment"' in html
+    viewer = browser_for(personas["carol"]).get(f"/experiments/{experiment.pk}/").content.decode()
+    assert "js/experiment.js" in viewer and 'id="cancel-experiment"' not in viewer
 
 
 def test_labels_are_escaped_in_the_charts(personas):

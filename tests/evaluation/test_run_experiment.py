@@ -65,7 +65,7 @@ def test_two_prompt_variants_over_three_cases_twice(worker, personas, client_for
     assert max_overlap(runs) <= 2  # max_parallel
 
     report = client.get(f"/api/experiments/{experiment.pk}/").data
-    assert report["progress"] == {"done": 12, "total": 12}
+    assert report["progress"] == {"done": 12, "running": 0, "total": 12}
     assert report["stats"]["win_rates"] == {"A": 0.0, "B": 1.0}
     assert report["stats"]["ties"] == 0 and report["stats"]["leader"] == "B"
     assert report["stats"]["confidence"] == "HIGH"
