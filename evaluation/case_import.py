@@ -168,7 +168,8 @@ def _csv_case(line: int, row: dict[str, str], types: dict[str, str]) -> tuple[di
             if type_name == "number":
                 return float(stripped) if any(c in stripped for c in ".eE") else int(stripped)
         except ValueError:
-            problems.append(f"line {line}, {column}: {stripped!r} is not a {type_name} (the dataset's input_schema)")
+            article = "an" if type_name == "integer" else "a"
+            problems.append(f"line {line}, {column}: {stripped!r} is not {article} {type_name} (the dataset's input_schema)")
             return None
         if type_name == "boolean":
             if stripped.lower() not in ("true", "false"):

@@ -21,6 +21,7 @@ from engine.nodes import NODE_TYPES
 
 from . import case_import, charts, scorers, services
 from .api import datasets_of, experiments_of
+from .models import TestCase
 
 # How the experiment form asks for each scorer option (anything else: a line of text).
 OPTION_INPUTS = {"case_sensitive": "boolean", "ignore_case": "boolean", "relative": "boolean", "tolerance": "number",
@@ -75,9 +76,13 @@ def experiment_new(request):
     teams = _writable_team_ids(request.user)
     datasets = datasets_of(request.user).filter(team__in=teams).select_related("team").annotate(
         case_count=Count("cases", distinct=True), without_expected=Count("cases", filter=Q(cases__expected=None), distinct=True))
+    keys: dict[int, set[str]] = {}
+    for dataset_id, case_input in TestCase.objects.filter(dataset__in=datasets).values_list("dataset_id", "input"):
+        keys.setdefault(dataset_id, set()).update(case_input if isinstance(case_input, dict) else ())
     boot = {
+        # input_keys: what the cases' inputs hold, for the form to warn about a workflow whose inputs need more.
         "datasets": [{"id": d.pk, "name": d.name, "team": d.team_id, "team_name": d.team.name, "case_count": d.case_count,
-                      "without_expected": d.without_expected} for d in datasets],
+                      "without_expected": d.without_expected, "input_keys": sorted(keys.get(d.pk, ()))} for d in datasets],
         "dataset": request.GET.get("dataset"),
         "scorers": _scorer_specs(),
         # The node types whose prompt a variant may replace (services.variant_graph's rule).

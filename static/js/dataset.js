@@ -112,7 +112,7 @@
       const field = el("input", { id: `case-input-${name}`, "data-field": name, required: required.has(name), placeholder: spec.description || spec.type || "" });
       return { name, spec, field, label: el("label", { for: field.id, text: `${spec.title || name}${required.has(name) ? "" : " (optional)"}` }) };
     });
-    box.replaceChildren(el("div", { class: "form-grid inner" }, inputs.map((i) => [i.label, i.field])));
+    box.replaceChildren(el("div", { class: "form-grid inner" }, inputs.flatMap((i) => [i.label, i.field])));
     return () => {
       const value = {};
       for (const { name, spec, field } of inputs) {

@@ -149,7 +149,12 @@
     if (!id || !number) return;
     const doc = await graph(id, number);
     const nodes = (doc.nodes || []).filter((n) => boot.prompt_types.includes(n.type));
-    v.prompts.replaceChildren(...(nodes.length ? nodes.map((node) => {
+    // The server refuses a case that does not fit; saying so here saves a round trip.
+    const have = new Set(dataset().input_keys);
+    const missing = ((doc.inputs && doc.inputs.required) || []).filter((name) => !have.has(name));
+    const fit = missing.length ? el("p", { class: "warn", "data-testid": "input-mismatch",
+      text: `This workflow requires the input${missing.length === 1 ? "" : "s"} ${missing.join(", ")}, which the cases do not give (they give ${[...have].join(", ") || "nothing"}).` }) : null;
+    v.prompts.replaceChildren(...(fit ? [fit] : []), ...(nodes.length ? nodes.map((node) => {
       const area = el("textarea", { rows: 3, class: "code", "data-node": node.id, "aria-label": `Prompt of ${node.name || node.id} in variant ${v.label.value}`, hidden: true });
       area.value = (node.config && node.config.prompt) || "";
       const toggle = el("input", { type: "checkbox", "data-override": node.id, onchange: () => { area.hidden = !toggle.checked; if (toggle.checked) area.focus(); } });
@@ -212,7 +217,7 @@
   $("add-variant").addEventListener("click", () => addVariant(variants[variants.length - 1]).catch(showError));
 
   (async () => {
-    workflows = (await get("/api/workflows/")).data;
+    workflows = (await get("/api/workflows/")).data.sort((a, b) => a.name.localeCompare(b.name));
     renderScorerOptions();
     await addVariant();
     await addVariant(variants[0]);

@@ -182,3 +182,26 @@ def test_a_finished_experiment_can_be_deleted_but_not_a_running_one(personas, cl
     Experiment.objects.filter(pk=running.pk).update(status="finished")
     assert alice.delete(f"/api/experiments/{running.pk}/").status_code == 204
     assert not Experiment.objects.exists() and Team.objects.filter(pk=personas["acme"].pk).exists()
+
+
+def test_progress_links_each_case_to_its_runs_without_the_statistics(personas, client_for):
+    from editor.models import Run
+    from evaluation.models import Trial
+
+    experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [1.0, 0.0], "B": [0.0, 1.0]}, status="running")
+    first = Trial.objects.filter(experiment=experiment).order_by("case_id", "variant__position").first()
+    variant = first.variant
+    run = Run.objects.create(workflow=variant.workflow, version=variant.version, graph=variant.graph, team=experiment.team, input={})
+    Trial.objects.filter(pk=first.pk).update(run=run, status=Trial.Status.RUNNING)
+    data = client_for(personas["carol"]).get(f"/api/experiments/{experiment.pk}/progress/").data
+    assert data["status"] == "running" and data["done"] is False and "stats" not in data
+    assert data["progress"] == {"done": 3, "running": 1, "total": 4}
+    case = data["cases"][0]
+    assert case["case"] == first.case_id
+    assert case["trials"][0] == {"variant": "A", "repeat": 0, "status": "running", "run": run.pk, "run_url": f"/runs/{run.pk}/",
+                                 "score": 1.0, "passed": True, "error": ""}
+    assert [t["variant"] for t in case["trials"]] == ["A", "B"]
+    # The full report carries the same links per case; an outsider gets neither.
+    report = client_for(personas["carol"]).get(f"/api/experiments/{experiment.pk}/").data
+    assert report["cases"][0]["trials"][0]["run_url"] == f"/runs/{run.pk}/"
+    assert client_for(personas["mallory"]).get(f"/api/experiments/{experiment.pk}/progress/").status_code == 404

@@ -65,3 +65,33 @@ def test_outsiders_get_404_and_strangers_the_sign_in_page(personas):
     assert browser_for(personas["mallory"]).get(f"/experiments/{experiment.pk}/").status_code == 404
     anonymous = Client().get(f"/experiments/{experiment.pk}/")
     assert anonymous.status_code == 302 and anonymous["Location"].startswith("/login/")
+
+
+def test_the_dataset_pages_give_editors_the_forms_and_viewers_the_table(personas):
+    from .builders import capitals
+
+    dataset = capitals(personas["acme"])
+    listing = browser_for(personas["carol"]).get("/datasets/").content.decode()
+    # carol views Acme: she sees its dataset, and may create datasets only in her personal team.
+    assert f'href="/datasets/{dataset.pk}/"' in listing
+    teams = listing.split('id="dataset-team"')[1].split("</select>")[0]
+    assert "Acme" not in teams and "carol" in teams
+    assert "Acme" in browser_for(personas["bob"]).get("/datasets/").content.decode().split('id="dataset-team"')[1].split("</select>")[0]
+    editor = browser_for(personas["bob"]).get(f"/datasets/{dataset.pk}/").content.decode()
+    assert 'id="add-form"' in editor and 'id="delete-dataset"' in editor and f"/experiments/new/?dataset={dataset.pk}" in editor
+    viewer = browser_for(personas["carol"]).get(f"/datasets/{dataset.pk}/").content.decode()
+    assert 'id="add-form"' not in viewer and 'id="delete-dataset"' not in viewer and "viewer: read only" in viewer
+    assert browser_for(personas["mallory"]).get(f"/datasets/{dataset.pk}/").status_code == 404
+    assert "Capitals" not in browser_for(personas["mallory"]).get("/datasets/").content.decode()
+
+
+def test_the_experiment_form_offers_only_datasets_an_editor_may_use(personas):
+    from .builders import capitals
+
+    capitals(personas["acme"])
+    page = browser_for(personas["bob"]).get("/experiments/new/").content.decode()
+    assert 'id="experiment-form"' in page and '"name": "Capitals"' in page and '"input_keys": ["topic"]' in page
+    viewer = browser_for(personas["carol"]).get("/experiments/new/").content.decode()
+    assert 'id="experiment-form"' not in viewer
+    assert "Capitals" not in viewer.split('id="experiment-boot"')[1]  # carol's own personal team has none
+    assert 'href="/experiments/new/"' in browser_for(personas["bob"]).get("/experiments/").content.decode()
