@@ -175,3 +175,55 @@ def test_a_rejected_approval_shows_as_a_failed_run(page, live_daphne, worker, al
     assert "Refused" in message and "alice refused it" in message
     assert "alice refused it" in page.get_by_test_id("run-output").text_content()  # the output is kept
     shot(page, "24-rejected-approval-failed")
+
+
+def test_agent_cards_stream_in_while_the_agent_works(page, live_daphne, worker, alice, settings):
+    settings.DEMO_TOKEN_DELAY_MS = 120  # slow enough to look at the agent mid-way
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=agent_graph())
+    sign_in(page, live_daphne, "alice", "alice-password")
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/")
+    page.get_by_test_id("node-agent").wait_for(timeout=10000)
+    run = services.start_run(workflow=workflow, version=workflow.latest_version, graph=workflow.latest_version.graph,
+                             team=alice.personal_team, user=alice, run_input={"task": "What is 30 - 12?"}, trigger="test")
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/?run={run.pk}")
+    inspect(page, "agent")
+    page.get_by_test_id("agent-card-observation").first.wait_for(timeout=20000)
+    # The call and its observation are cards already, while the agent is still answering.
+    assert Run.objects.get(pk=run.pk).status == Run.Status.RUNNING
+    assert "calculator" in page.get_by_test_id("agent-card-call").first.text_content()
+    shot(page, "25-agent-cards-streaming")
+    run = wait_for_run(run.pk)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    page.get_by_test_id("agent-card-answer").wait_for(timeout=10000)
+
+
+def test_a_fanout_that_collects_failures_shows_them_and_labels_items_as_index(page, live_daphne, worker, alice):
+    graph = {"format": "orchestrator.workflow/v1", "name": "Collect",
+             "nodes": [{"id": "start", "type": "start", "position": {"x": 0, "y": 0}},
+                       {"id": "fan", "type": "fanout", "position": {"x": 0, "y": 120},
+                        "config": {"items": "{{ [{'name': 'a'}, 5, {'name': 'c'}] }}", "on_item_error": "collect"}},
+                       {"id": "shout", "type": "transform", "position": {"x": 0, "y": 240}, "config": {"value": "#{{ index }} {{ item.name | upper }}"}},
+                       {"id": "join", "type": "join", "position": {"x": 0, "y": 360}},
+                       {"id": "out", "type": "output", "position": {"x": 0, "y": 480}, "config": {"value": "{{ nodes.join.output }}"}}],
+             "edges": [{"source": "start", "target": "fan"}, {"source": "fan", "target": "shout"}, {"source": "shout", "target": "join"},
+                       {"source": "join", "target": "out"}]}
+    workflow, run = finished_run(alice, graph)
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    sign_in(page, live_daphne, "alice", "alice-password")
+    open_run(page, live_daphne, workflow, run)
+    assert node(page, "fan").get_by_test_id("node-item-errors").text_content() == "collects item errors"
+    inspect(page, "shout")
+    chips = page.locator(".activations .activation")
+    chips.first.wait_for(timeout=10000)
+    assert [c.text_content() for c in chips.all()] == ["item 0", "item 1", "item 2"]
+    assert "status-failed" in chips.nth(1).get_attribute("class")
+    chips.nth(2).click()
+    assert page.get_by_test_id("step-output").get_attribute("data-raw") == "#2 C"  # the label agrees with {{ index }}
+    inspect(page, "join")
+    joined = page.get_by_test_id("step-output").text_content()
+    assert '"item": 5' in joined and '"error"' in joined
+    shot(page, "26-fanout-collect")
+    # The setting is on the fan-out's form.
+    open_node(page, "fan")
+    field = page.get_by_label("On item error")
+    assert field.locator("option:checked").text_content() == "collect"

@@ -159,7 +159,7 @@ function DesignChips({ node }: { node: StepFlowNode["data"]["node"] }) {
   const tolerant = onItemError === "skip" || onItemError === "collect";
   if (!node.pin && !tolerant) return null;
   return (
-    <div className="gnode-badges">
+    <div className="gnode-chips">
       {node.pin && (
         <span className="gnode-badge tone-pin" data-testid="node-pinned" title="Pinned: this node does not run; what follows gets its pinned output. Unpin it in the Run tab's step panel.">
           ● pinned
@@ -171,7 +171,7 @@ function DesignChips({ node }: { node: StepFlowNode["data"]["node"] }) {
           data-testid="node-item-errors"
           title={onItemError === "skip" ? "A failing item is left out of the join's list; the others run on" : "A failing item's place in the join's list holds {error, item}; the others run on"}
         >
-          on item error: {onItemError}
+          {onItemError === "skip" ? "skips failed items" : "collects item errors"}
         </span>
       )}
     </div>
