@@ -34,6 +34,7 @@ import { EditorCanvas, type CanvasApi } from "./EditorCanvas";
 import { EditorHeader } from "./EditorHeader";
 import { ImportDialog } from "./ImportDialog";
 import { InputForm } from "./InputForm";
+import { NodeFinder } from "./NodeFinder";
 import { Palette } from "./Palette";
 import { RunHistory } from "./RunHistory";
 import { ShortcutHelp } from "./ShortcutHelp";
@@ -64,6 +65,7 @@ function Editor({ boot }: { boot: Boot }) {
   const [leftTab, setLeftTab] = useState<LeftTab>(workflow.graph ? "run" : "build");
   const [rightTab, setRightTab] = useState<RightTab>(boot.runId != null ? "run" : workflow.graph ? "run" : "workflow");
   const [help, setHelp] = useState(false);
+  const [finding, setFinding] = useState(false);
 
   // ---- the open run, and the selection
   const rv = useRunView({ initialRunId: boot.runId, wfId, savedVersion, setRightTab, setNotice });
@@ -126,8 +128,13 @@ function Editor({ boot }: { boot: Boot }) {
       save: persist.save,
       selectAll: () => setSelection(new Set(doc.nodes.map((n) => n.id))),
       escape: () => (sel.clearSelection(), setHelp(false)),
-      closeDialogs: () => (setHelp(false), persist.setImporting(false), persist.setConflict(null)),
+      closeDialogs: () => (setHelp(false), setFinding(false), persist.setImporting(false), persist.setConflict(null)),
       toggleHelp: () => setHelp((h) => !h),
+      find: () => setFinding(true),
+      zoomToSelection: () => {
+        if (selection.size) canvas.current?.zoomTo([...selection]);
+        else setNotice({ text: "Select one or more nodes first, then press Z to zoom to them.", tone: "info" });
+      },
       doc,
       editable,
     },
@@ -282,10 +289,24 @@ function Editor({ boot }: { boot: Boot }) {
             onMove={(positions) => edit((g) => moveNodes(g, positions))}
             onConnect={(s, port, t) => edit((g) => connect(g, s, port, t))}
             onDrop={ed.addAt}
+            onAddConnected={ed.addConnected}
             onRename={(id, name) => edit((g) => updateNode(g, id, { name }))}
             onRefused={(reason) => setNotice({ text: `Not connected: ${reason}`, tone: "error" })}
             apiRef={canvas}
           />
+          {finding && (
+            <NodeFinder
+              doc={shownDoc}
+              types={types}
+              onClose={() => setFinding(false)}
+              onFound={(id) => {
+                setFinding(false);
+                setSelection(new Set([id]));
+                setPick({ node: id, key: null });
+                canvas.current?.centerOn(id);
+              }}
+            />
+          )}
           {!doc.nodes.length && (
             <div className="empty-canvas muted">
               Drag nodes here from the palette — start with <strong>Start</strong>. Press <kbd>?</kbd> for shortcuts.

@@ -16,6 +16,7 @@ import {
   useReactFlow,
   type Connection,
   type EdgeChange,
+  type FinalConnectionState,
   type IsValidConnection,
   type NodeChange,
   type NodeTypes,
@@ -31,6 +32,7 @@ import { edgeRunState } from "../run/overlay";
 import type { NodeRun } from "../run/selectors";
 import { FanoutRegions } from "./FanoutRegions";
 import { GraphNode } from "./GraphNode";
+import { NodePicker } from "./NodePicker";
 import { NoteNode } from "./NoteNode";
 import { RunOverlayContext, type RunOverlay } from "./RunOverlayContext";
 
@@ -52,6 +54,12 @@ export interface CanvasApi {
   fitView: () => void;
   /** The flow position at the middle of the visible canvas (keyboard adds land here). */
   center: () => Position;
+  /** The flow position under the mouse while it is over the canvas, else null (pastes land there). */
+  pointer: () => Position | null;
+  /** Centre the view on a node (the finder), zooming in to at least 100%. */
+  centerOn: (id: string) => void;
+  /** Fit these nodes in view (zoom to the selection). */
+  zoomTo: (ids: readonly string[]) => void;
 }
 
 interface Props {
@@ -70,6 +78,8 @@ interface Props {
   onMove: (positions: Map<string, Position>) => void;
   onConnect: (source: string, port: string, target: string) => void;
   onDrop: (type: string, position: Position, edgeIndex: number | null) => void;
+  /** A node picked where a dragged edge was dropped on empty canvas: add it there, connected from `source`'s `port`. */
+  onAddConnected: (type: string, position: Position, source: string, port: string) => void;
   onRename: (id: string, name: string) => void;
   onRefused: (reason: string) => void;
   apiRef: React.MutableRefObject<CanvasApi | null>;
@@ -89,7 +99,11 @@ export function EditorCanvas(props: Props) {
   useEffect(() => setNodes(flow.nodes.map((n) => (selectionRef.current.has(n.id) ? { ...n, selected: true } : n))), [flow]);
   useEffect(() => setNodes((current) => current.map((n) => (n.selected === selection.has(n.id) ? n : { ...n, selected: selection.has(n.id) }))), [selection]);
   const [selectedEdges, setSelectedEdges] = useState<Set<string>>(new Set());
-  const { screenToFlowPosition, fitView, getViewport } = useReactFlow();
+  const { screenToFlowPosition, fitView, getViewport, getInternalNode, setCenter } = useReactFlow();
+  // The mouse over the canvas, in screen pixels: where a paste lands.
+  const mouse = useRef<{ x: number; y: number } | null>(null);
+  // The node picker, open where a dragged edge was dropped on empty canvas.
+  const [picker, setPicker] = useState<{ at: { x: number; y: number }; flow: Position; source: string; port: string } | null>(null);
   const wrapper = useRef<HTMLDivElement>(null);
   // Fit a workflow into view when it opens; an empty canvas keeps its origin, so the
   // first node dropped on it stays where it was dropped.
@@ -101,6 +115,14 @@ export function EditorCanvas(props: Props) {
       const box = wrapper.current?.getBoundingClientRect();
       return box ? screenToFlowPosition({ x: box.left + box.width / 2, y: box.top + box.height / 2 }) : { x: 0, y: 0 };
     },
+    pointer: () => (mouse.current ? screenToFlowPosition(mouse.current) : null),
+    centerOn: (id) => {
+      const node = getInternalNode(id);
+      if (!node) return;
+      const { x, y } = node.internals.positionAbsolute;
+      void setCenter(x + (node.measured.width ?? 216) / 2, y + (node.measured.height ?? 72) / 2, { zoom: Math.max(getViewport().zoom, 1), duration: 250 });
+    },
+    zoomTo: (ids) => void fitView({ nodes: ids.map((id) => ({ id })), padding: 0.35, maxZoom: 1.5, duration: 250 }),
   };
 
   const onNodesChange = useCallback(
@@ -142,18 +164,26 @@ export function EditorCanvas(props: Props) {
     pending.current = p.nodeId && p.handleType === "source" ? { source: p.nodeId, port: p.handleId ?? "out" } : null;
   }, []);
   const onConnectEnd = useCallback(
-    (event: MouseEvent | TouchEvent) => {
+    (event: MouseEvent | TouchEvent, state: FinalConnectionState) => {
       const from = pending.current;
       pending.current = null;
       if (!from || !(event instanceof MouseEvent)) return;
+      // Dropped on empty canvas, near no port (xyflow's isValid stays null): offer a node to add there.
+      const onPane = state.isValid === null && !document.elementFromPoint(event.clientX, event.clientY)?.closest(".react-flow__node");
+      if (onPane && editable) {
+        const box = wrapper.current?.getBoundingClientRect();
+        if (box) setPicker({ at: { x: event.clientX - box.left, y: event.clientY - box.top }, flow: screenToFlowPosition({ x: event.clientX, y: event.clientY }), ...from });
+        return;
+      }
       const el = document.elementFromPoint(event.clientX, event.clientY)?.closest(".react-flow__node");
       const target = el?.getAttribute("data-id");
       if (!target || target === from.source) return;
       const reason = connectionProblem(doc, types, { source: from.source, port: from.port, target });
       if (reason) props.onRefused(reason);
     },
-    [doc, types, props],
+    [doc, types, props, editable, screenToFlowPosition],
   );
+  const typeList = useMemo(() => [...types.values()], [types]);
 
   const onDragOver = useCallback((event: DragEvent) => {
     if (!event.dataTransfer.types.includes(PALETTE_MIME)) return;
@@ -203,7 +233,17 @@ export function EditorCanvas(props: Props) {
 
   return (
     <RunOverlayContext.Provider value={overlay}>
-      <div className="graph" aria-label="Workflow canvas" role="region" ref={wrapper} onDragOver={onDragOver} onDrop={onDropHere} data-testid="canvas">
+      <div
+        className="graph"
+        aria-label="Workflow canvas"
+        role="region"
+        ref={wrapper}
+        onDragOver={onDragOver}
+        onDrop={onDropHere}
+        onMouseMove={(e) => (mouse.current = { x: e.clientX, y: e.clientY })}
+        onMouseLeave={() => (mouse.current = null)}
+        data-testid="canvas"
+      >
         <ReactFlow<FlowNode, FlowEdge>
           nodes={nodes}
           edges={edges}
@@ -243,6 +283,19 @@ export function EditorCanvas(props: Props) {
           <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={2} ariaLabel="Mini map of the workflow" style={{ width: 150, height: 100 }} position="bottom-right" />
           <Controls showInteractive={false} aria-label="Zoom controls" position="bottom-left" />
         </ReactFlow>
+        {picker && (
+          <NodePicker
+            types={typeList}
+            at={picker.at}
+            from={picker.source}
+            onClose={() => setPicker(null)}
+            onPick={(type) => {
+              // The new node's input port (top middle) where the edge was dropped.
+              props.onAddConnected(type, { x: picker.flow.x - 108, y: picker.flow.y }, picker.source, picker.port);
+              setPicker(null);
+            }}
+          />
+        )}
       </div>
     </RunOverlayContext.Provider>
   );

@@ -19,6 +19,10 @@ export interface KeyActions extends GraphEditing {
   escape: () => void;
   closeDialogs: () => void;
   toggleHelp: () => void;
+  /** Ctrl+F: the node finder. */
+  find: () => void;
+  /** Z: fit the selected nodes in view. */
+  zoomToSelection: () => void;
   doc: WorkflowDoc;
   editable: boolean;
 }
@@ -55,12 +59,14 @@ export function useEditorKeys(actions: KeyActions, canvas: RefObject<CanvasApi |
         setTimeout(() => !pasted.current && k.pasteText(localStorage.getItem(CLIPBOARD_KEY)), 120);
       } else if (mod && key === "d") (e.preventDefault(), k.duplicate());
       else if (mod && key === "a") (e.preventDefault(), k.selectAll());
+      else if (mod && key === "f") (e.preventDefault(), k.find());
       else if (mod) return;
       else if (key === "delete" || key === "backspace") (e.preventDefault(), k.removeSelected());
       else if (key === "escape") k.escape();
       else if (e.key === "?") k.toggleHelp();
       else if (key === "l" && k.editable) k.layout();
       else if (key === "f") canvas.current?.fitView();
+      else if (key === "z") k.zoomToSelection();
       else if (key === "n" && k.editable) k.addFromPalette("note");
     };
     const onPaste = (e: ClipboardEvent) => {

@@ -8,10 +8,12 @@ import { useCallback, type RefObject } from "react";
 import { CLIPBOARD_KEY } from "../editor/drafts";
 import { autoLayout } from "../editor/layoutDoc";
 import { copySelection, parseClipboard, pasteInto } from "../graph/clipboard";
-import { addNode, insertOnEdge, moveNodes, removeElements } from "../graph/edit";
+import { connectionProblem } from "../graph/connect";
+import { addNode, connect, insertOnEdge, moveNodes, removeElements } from "../graph/edit";
 import type { Position } from "../graph/format";
 import { redo, undo } from "../graph/history";
 import { outputPortsOf, type TypeIndex } from "../graph/nodeTypes";
+import { below, freeOffset, freeSpot } from "../graph/placement";
 import type { CanvasApi } from "../components/EditorCanvas";
 import type { DocumentState, SetNotice } from "./useDocument";
 import type { SelectionState } from "./useSelection";
@@ -47,13 +49,42 @@ export function useGraphEditing(opts: {
     },
     [edit, editable, types, setSelection, onAdded],
   );
+  /** Add a node connected from `source`'s `port` (the picker of a dropped edge; a keyboard add after the selected node). */
+  const addConnected = useCallback(
+    (type: string, position: Position, source: string, port: string) => {
+      if (!editable) return;
+      let added = "";
+      let refused: string | null = null;
+      edit((g) => {
+        const result = addNode(g, type, freeSpot(g, position), types.get(type));
+        added = result.id;
+        refused = connectionProblem(result.doc, types, { source, port, target: result.id });
+        return refused ? result.doc : connect(result.doc, source, port, result.id);
+      });
+      if (refused) setNotice({ text: `Added, not connected: ${refused}`, tone: "error" });
+      setSelection(new Set([added]));
+      onAdded(added);
+    },
+    [edit, editable, types, setSelection, onAdded, setNotice],
+  );
+  /**
+   * From the palette (a click, or Enter on an entry) or the N key: with one
+   * node selected, the new one goes below it, connected from its first
+   * output port when that connection is allowed; otherwise in the middle of
+   * the view. Never on top of another node.
+   */
   const addFromPalette = useCallback(
     (type: string) => {
+      const only = selection.size === 1 ? doc.nodes.find((n) => selection.has(n.id)) : undefined;
+      const desc = types.get(type);
+      if (only && desc?.has_input !== false) {
+        const port = outputPortsOf(only, types.get(only.type))[0];
+        if (port) return addConnected(type, below(doc, only), only.id, port);
+      }
       const c = canvas.current?.center() ?? { x: 0, y: 0 };
-      const jitter = (doc.nodes.length % 5) * 24;
-      addAt(type, { x: c.x - 108 + jitter, y: c.y - 36 + jitter });
+      addAt(type, freeSpot(doc, { x: c.x - 108, y: c.y - 36 }));
     },
-    [addAt, doc.nodes.length, canvas],
+    [addAt, addConnected, doc, selection, types, canvas],
   );
   const removeSelected = useCallback(() => {
     if (!editable || (!selection.size && !selectedEdges.size)) return;
@@ -77,15 +108,17 @@ export function useGraphEditing(opts: {
   const insertCopy = useCallback(
     (copied: NonNullable<ReturnType<typeof parseClipboard>>) => {
       let ids: string[] = [];
+      // At the mouse when it is over the canvas; else beside the originals, past any earlier copy.
+      const at = canvas.current?.pointer() ?? null;
       edit((g) => {
-        const result = pasteInto(g, copied);
+        const result = at ? pasteInto(g, copied, freeSpot(g, at)) : pasteInto(g, copied, null, freeOffset(g, copied.nodes));
         ids = result.ids;
         return result.doc;
       });
       setSelection(new Set(ids));
       return ids;
     },
-    [edit, setSelection],
+    [edit, setSelection, canvas],
   );
   const pasteText = useCallback(
     (text: string | null) => {
@@ -97,10 +130,18 @@ export function useGraphEditing(opts: {
     },
     [insertCopy, editable, setNotice],
   );
+  /** Ctrl+D: copies beside the originals (past any earlier copy), never at the mouse. */
   const duplicate = useCallback(() => {
     const copied = copySelection(doc, selection);
-    if (copied && editable) insertCopy(copied);
-  }, [doc, selection, insertCopy, editable]);
+    if (!copied || !editable) return;
+    let ids: string[] = [];
+    edit((g) => {
+      const result = pasteInto(g, copied, null, freeOffset(g, copied.nodes));
+      ids = result.ids;
+      return result.doc;
+    });
+    setSelection(new Set(ids));
+  }, [doc, selection, edit, editable, setSelection]);
   const layout = useCallback(() => {
     if (!editable) return;
     edit((g) => moveNodes(g, autoLayout(g, types)));
@@ -109,7 +150,7 @@ export function useGraphEditing(opts: {
   const doUndo = useCallback(() => setHistory((h) => undo(h)), [setHistory]);
   const doRedo = useCallback(() => setHistory((h) => redo(h)), [setHistory]);
 
-  return { addAt, addFromPalette, removeSelected, copyNow, pasteText, duplicate, layout, doUndo, doRedo };
+  return { addAt, addConnected, addFromPalette, removeSelected, copyNow, pasteText, duplicate, layout, doUndo, doRedo };
 }
 
 export type GraphEditing = ReturnType<typeof useGraphEditing>;
