@@ -14,6 +14,7 @@ TEST_NODE_TIMEOUT_S, whichever is lower) and one attempt. Nodes that wait for a
 person or start runs of their own cannot be tested alone."""
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,11 @@ from .graph import InvalidWorkflow, load_cached
 from .models import Run, Step
 from .nodes import NODE_TYPES
 from .nodes.base import NodeContext, NodeResult
+from .recording import Recorder
 from .scheduler import Activation, ReplayMismatch, Scheduler
+
+
+log = logging.getLogger(__name__)
 
 
 class NotTestable(Exception):
@@ -76,7 +81,9 @@ def scope_from_run(run: Run, node_id: str, key: str | None = None) -> Scope:
     if act is None:
         act = Activation(node_id, "", 1)  # never ran: the scope at the top level, at the run's end
     run_info = {"id": run.pk, "workflow": run.workflow_id}
-    return Scope(scheduler.context(act, run.input or {}, run_info), act.key if act in pending else "",
+    # A chat turn's `conversation.*`: the conversation as it is now (a later turn may have changed it).
+    extra = Recorder(run).conversation_scope()
+    return Scope(scheduler.context(act, run.input or {}, run_info, extra), act.key if act in pending else "",
                  scheduler.incoming_of(act), scheduler.join_items_of(act))
 
 
@@ -112,9 +119,10 @@ def try_node(run: Run, node: dict[str, Any], key: str | None = None) -> dict[str
         result["input"] = values.encodable(rendered)
         outcome = _execute(node_type, node, rendered, ctx)
     except (NodeFailed, WorkflowError, execution.AttemptsExhausted) as exc:
-        return {**result, "status": "failed", "error": values.encodable_text(exc.message), "output": None, "ports": [],
-                "usage": {"tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}, "model": "", "demo": False,
-                "duration_ms": _ms(started)}
+        return _failed(result, exc.message, started)
+    except Exception as exc:  # a bug in a node type: the test says so, as a run's step would, instead of a 500
+        log.exception("testing node %s crashed", node_id)
+        return _failed(result, f"internal error in {node_type.type} node: {type(exc).__name__}: {exc}", started)
     ports = sorted(set(outcome.ports)) if outcome.ports is not None else node_type.output_ports(config)
     return {**result, "status": "succeeded", "error": "", "output": values.encodable(outcome.output), "ports": ports,
             "set_vars": values.encodable(outcome.set_vars),
@@ -132,6 +140,11 @@ def _execute(node_type, node: dict[str, Any], rendered: dict[str, Any], ctx: Nod
                                              on_retry=lambda attempt, message: None))
     outcome, _ = future.result(timeout + 5)  # execute() times out first; this is the backstop
     return outcome
+
+
+def _failed(result: dict[str, Any], message: str, started: float) -> dict[str, Any]:
+    return {**result, "status": "failed", "error": values.encodable_text(str(message)), "output": None, "ports": [],
+            "usage": {"tokens_in": 0, "tokens_out": 0, "cost_usd": 0.0}, "model": "", "demo": False, "duration_ms": _ms(started)}
 
 
 def _ms(started: float) -> float:
