@@ -210,6 +210,11 @@ class DatasetViewSet(viewsets.ViewSet):
             return Response(case_data(case))
         _require_write(request.user, dataset.team_id)
         if request.method == "DELETE":
+            # As for a dataset (models.Experiment.dataset is PROTECT): results are not taken away silently.
+            used = sorted(set(case.trials.values_list("experiment_id", flat=True)))
+            if used:
+                return Response({"error": f"case {case.pk} has results in experiment {', '.join(map(str, used[:5]))}; "
+                                          "delete those experiments first, or leave the case"}, status=409)
             case.delete()
             return Response(status=status.HTTP_204_NO_CONTENT)
         body = request.data

@@ -273,6 +273,10 @@ def report(experiment: Experiment) -> dict[str, Any]:
     label_of = {v.pk: v.label for v in variants}
     trials = list(experiment.trials.all())
     cases = list(experiment.dataset.cases.all())
+    if trials:
+        # Cases added to the dataset after the experiment began are not part of it.
+        tried = {t.case_id for t in trials}
+        cases = [case for case in cases if case.pk in tried]
     scores: dict[str, dict[int, list[float]]] = {label: {} for label in labels}
     rows: dict[str, list[dict[str, Any]]] = {label: [] for label in labels}
     distributions: dict[str, list[float]] = {label: [] for label in labels}

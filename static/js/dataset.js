@@ -85,7 +85,7 @@
   }
 
   async function remove(c) {
-    if (!(await confirmDelete(`Delete case ${c.id}?`, `Its input ${json(c.input).slice(0, 120)} goes, with its results in experiments on this dataset.`))) return;
+    if (!(await confirmDelete(`Delete case ${c.id}?`, `Its input ${json(c.input).slice(0, 120)} goes. (A case with results in an experiment is kept until that experiment is deleted.)`))) return;
     try { await del(`${base}cases/${c.id}/`); await load(); } catch (exc) { show(document.getElementById("dataset-error"), exc); }
   }
 

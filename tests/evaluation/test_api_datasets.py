@@ -123,3 +123,15 @@ def test_a_dataset_with_experiments_is_not_deleted_under_them(personas, client_f
     experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [1.0], "B": [0.0]})
     response = client_for(personas["alice"]).delete(f"/api/datasets/{experiment.dataset_id}/")
     assert response.status_code == 409 and f"experiment {experiment.pk}" in response.data["error"]
+
+
+def test_a_case_with_results_is_not_deleted_under_them_and_later_cases_stay_out_of_the_report(personas, client_for):
+    experiment = finished_experiment(personas["acme"], personas["alice"], {"A": [1.0], "B": [0.0]})
+    case = experiment.dataset.cases.get()
+    alice = client_for(personas["alice"])
+    response = alice.delete(f"/api/datasets/{experiment.dataset_id}/cases/{case.pk}/")
+    assert response.status_code == 409 and f"results in experiment {experiment.pk}" in response.data["error"]
+    assert experiment.trials.count() == 2
+    alice.post(f"/api/datasets/{experiment.dataset_id}/cases/", {"input": {"topic": "Peru"}}, format="json")
+    report = alice.get(f"/api/experiments/{experiment.pk}/").data
+    assert [row["case"] for row in report["cases"]] == [case.pk]  # the new case was never part of it
