@@ -115,5 +115,6 @@ def experiment_page(request, pk: int):
         "figures": charts.figures(report),
         "live": live,
         "can_write": access.can_write(request.user, experiment.team_id),
-        "boot": {"experiment": experiment.pk, "live": live},
+        "boot": {"experiment": experiment.pk, "live": live, "name": experiment.name,
+                 "trials": report["progress"]["total"]},
     })

@@ -153,8 +153,8 @@
         if (expected !== undefined) body.expected = expected;
         await post(`${base}cases/`, body);
         form.reset();
-        added(1);
         await load();
+        added(1);  // after the table shows it
       } catch (exc) { show(error, exc); }
     });
     const importText = (form, text, format) => async () => {
@@ -163,8 +163,8 @@
       try {
         const answer = (await post(`${base}import/`, { format, text: await text() })).data;
         form.reset();
-        added(answer.added);
         await load();
+        added(answer.added);
       } catch (exc) { show(error, exc); }
     };
     const paste = document.getElementById("add-paste");

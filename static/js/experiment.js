@@ -1,13 +1,14 @@
-/* A running experiment's page: polls GET /api/experiments/{id}/progress/ (the
+/* An experiment's page. While it runs: polls GET /api/experiments/{id}/progress/ (the
    report without its statistics, cheap enough to ask every second), moves the
    progress bar, draws each case's trials linked to their runs, and reloads
    the page once when the experiment is done, for the verdict and the charts.
+   Once done: Delete experiment (editors), which frees its dataset and cases.
 
    Polling, not a WebSocket: the runs' own live channel (/ws/runs/{id}/) is
    per run, and an experiment's coordinator writes its progress to the
    database only, so the endpoint is the one place that knows it. */
 (() => {
-  const { el, get, post } = window.orchestratorApi;
+  const { el, get, post, del } = window.orchestratorApi;
   const boot = JSON.parse(document.getElementById("experiment-boot").textContent);
   const POLL_MS = 1000;
   const errorBox = document.getElementById("experiment-error");
@@ -54,5 +55,11 @@
     try { await post(`/api/experiments/${boot.experiment}/cancel/`); window.location.reload(); }
     catch (exc) { errorBox.textContent = exc.message; errorBox.hidden = false; }
   });
-  window.setTimeout(poll, POLL_MS);
+  const remove = document.getElementById("delete-experiment");
+  if (remove) remove.addEventListener("click", async () => {
+    if (!window.confirm(`Delete the experiment ${boot.name} and its ${boot.trials} trial results? The runs stay in their workflows' history.`)) return;
+    try { await del(`/api/experiments/${boot.experiment}/`); window.location.assign("/experiments/"); }
+    catch (exc) { errorBox.textContent = exc.message; errorBox.hidden = false; }
+  });
+  if (boot.live) window.setTimeout(poll, POLL_MS);
 })();

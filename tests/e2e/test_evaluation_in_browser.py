@@ -136,6 +136,12 @@ def test_a_dataset_and_an_experiment_created_and_run_in_the_browser(page, live_d
     page.get_by_role("button", name="Delete dataset").click()
     assert "holds the results of 1 experiment" in page.locator("#dataset-error").text_content()
     assert Dataset.objects.filter(pk=dataset.pk).exists()
+    # Deleting the experiment (confirmed) frees it; its runs stay in the workflow's history.
+    page.get_by_role("link", name="Saved vs correct").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete experiment").click()
+    page.wait_for_url(f"{base}/experiments/")
+    assert not Experiment.objects.filter(pk=experiment.pk).exists() and workflow.runs.count() == 6
 
 
 def test_a_case_and_an_unused_dataset_are_deleted_after_confirmation(page, live_daphne, worker, personas):

@@ -36,7 +36,9 @@ def test_the_experiment_page_shows_the_verdict_figures_and_cases(personas):
     assert "200 ms" in html and "$0.00200" in html
     cases_table = html[html.index('aria-label="Cases"'):]
     assert cases_table.count('<td class="winner"><strong>B</strong></td>') == 3
-    assert "location.reload" not in html  # finished: no live reload
+    assert "location.reload" not in html and '"live": false' in html  # finished: nothing to follow
+    assert 'id="delete-experiment"' not in html  # carol is a viewer
+    assert 'id="delete-experiment"' in browser_for(personas["bob"]).get(f"/experiments/{experiment.pk}/").content.decode()
 
 
 def test_a_running_experiment_follows_its_progress_and_an_editor_may_cancel_it(personas):
