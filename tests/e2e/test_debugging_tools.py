@@ -68,6 +68,11 @@ def test_test_this_node_with_an_edited_prompt_then_pin_and_unpin(page, live_daph
     assert Run.objects.filter(workflow=workflow).count() == 1  # no run was started
     result.scroll_into_view_if_needed()
     shot(page, "20-test-this-node")
+    # The tested result can be pinned as it is (to work on what follows), and unpinned.
+    result.get_by_test_id("pin-test-result").click()
+    node(page, "polish").get_by_test_id("node-pinned").wait_for()
+    page.get_by_test_id("unpin").click()
+    node(page, "polish").get_by_test_id("node-pinned").wait_for(state="detached")
 
     # Pin the draft step's output: a badge on the node; saved with the workflow; unpin removes it.
     inspect(page, "draft")

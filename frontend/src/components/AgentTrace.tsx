@@ -29,6 +29,8 @@ export function AgentTrace({ cards, streaming }: { cards: AgentCard[]; streaming
             <pre className="value agent-args" data-testid="agent-args">{prettyArgs(card.args)}</pre>
           ) : card.kind === "observation" ? (
             <pre className="value">{card.text}</pre>
+          ) : card.kind === "thought" ? (
+            <p className="agent-thought">{card.text}</p>
           ) : (
             <Markdown text={card.text} className="agent-text" />
           )}

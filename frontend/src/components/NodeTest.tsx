@@ -72,12 +72,19 @@ export function NodeTools({ node, step, runId, workflowId, doc, onPin }: Props) 
         {node.pin && <span className="chip" data-testid="pinned-note">pinned: the node does not run</span>}
       </div>
       {error && <p className="form-error" role="alert" data-testid="test-node-error">{error}</p>}
-      {result && <TestResult result={result} nodeType={node.type} onClose={() => setResult(null)} />}
+      {result && (
+        <TestResult
+          result={result}
+          nodeType={node.type}
+          onClose={() => setResult(null)}
+          onPin={onPin && result.status === "succeeded" ? () => onPin(node.id, { output: result.output, ports: result.ports }) : undefined}
+        />
+      )}
     </div>
   );
 }
 
-function TestResult({ result, nodeType, onClose }: { result: NodeTestResult; nodeType: string; onClose: () => void }) {
+function TestResult({ result, nodeType, onClose, onPin }: { result: NodeTestResult; nodeType: string; onClose: () => void; onPin?: () => void }) {
   const tokens = result.usage.tokens_in + result.usage.tokens_out;
   return (
     <div className="test-result" data-testid="test-result" role="status">
@@ -99,6 +106,11 @@ function TestResult({ result, nodeType, onClose }: { result: NodeTestResult; nod
         </div>
       )}
       {result.status === "succeeded" && <StepOutput value={result.output} streamed="" nodeType={nodeType} streaming={false} />}
+      {onPin && (
+        <button type="button" className="small" onClick={onPin} data-testid="pin-test-result" title="Fix this result on the node, to work on what follows it">
+          Pin this result
+        </button>
+      )}
       {result.input != null && (
         <details className="step-input">
           <summary>Input (rendered)</summary>
