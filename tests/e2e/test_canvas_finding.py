@@ -62,6 +62,10 @@ def test_find_zoom_pick_a_node_for_a_dropped_edge_and_add_without_overlap(page, 
     (cx, cy), (nx, ny) = canvas_middle(page), center(node(page, "helper"))
     assert abs(cx - nx) < 40 and abs(cy - ny) < 40
     shot(page, "25-finder-centred")
+    page.keyboard.press("Control+f")
+    finder.wait_for()
+    page.keyboard.press("Escape")  # closes it, as every dialog of the editor
+    finder.wait_for(state="detached")
 
     # Z: zoom to the selection (draft), which then is in the middle, bigger.
     page.keyboard.press("f")

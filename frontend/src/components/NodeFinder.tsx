@@ -29,24 +29,29 @@ export function NodeFinder({ doc, types, onFound, onClose }: Props) {
 
   return (
     <div className="node-finder" role="dialog" aria-label="Find a node" data-testid="node-finder">
-      <input
-        autoFocus
-        type="search"
-        placeholder="Find a node by name…"
-        aria-label="Find a node by name"
-        value={query}
-        onChange={(e) => {
-          setQuery(e.target.value);
-          setActive(0);
-        }}
-        onKeyDown={(e) => {
-          e.stopPropagation();
-          if (e.key === "Escape") onClose();
-          else if (e.key === "ArrowDown") (e.preventDefault(), setActive((i) => Math.min(i + 1, matches.length - 1)));
-          else if (e.key === "ArrowUp") (e.preventDefault(), setActive((i) => Math.max(i - 1, 0)));
-          else if (e.key === "Enter") (e.preventDefault(), choose(active));
-        }}
-      />
+      <div className="finder-row">
+        <input
+          autoFocus
+          type="search"
+          placeholder="Find a node by name…"
+          aria-label="Find a node by name"
+          value={query}
+          onChange={(e) => {
+            setQuery(e.target.value);
+            setActive(0);
+          }}
+          onKeyDown={(e) => {
+            e.stopPropagation();
+            if (e.key === "Escape") onClose();
+            else if (e.key === "ArrowDown") (e.preventDefault(), setActive((i) => Math.min(i + 1, matches.length - 1)));
+            else if (e.key === "ArrowUp") (e.preventDefault(), setActive((i) => Math.max(i - 1, 0)));
+            else if (e.key === "Enter") (e.preventDefault(), choose(active));
+          }}
+        />
+        <button type="button" className="small ghost" aria-label="Close the finder" onClick={onClose}>
+          ✕
+        </button>
+      </div>
       <ul role="listbox" aria-label="Matching nodes">
         {matches.map((n, i) => (
           <li key={n.id} role="option" aria-selected={i === active}>
