@@ -28,7 +28,7 @@ def workflow_list(request):
         workflows = workflows.filter(team=team_filter)
     try:
         query = listing.ListQuery.from_params(request.GET)
-    except ValueError:  # a hand-edited ?sort=: the page falls back to its default order
+    except listing.QueryError:  # a hand-edited ?sort=: the page falls back to its default order
         query = listing.ListQuery.from_params({**request.GET.dict(), "sort": listing.DEFAULT_SORT})
     tags = sorted({tag for row in workflows.values_list("tags", flat=True) for tag in (row or [])})
     workflows = listing.find_workflows(

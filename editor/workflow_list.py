@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
-from .models import Workflow, WorkflowVersion
+from .models import Run, Trigger, Workflow, WorkflowVersion
 
 TAG_MAX_LENGTH = 32
 TAGS_MAX = 12
@@ -34,6 +34,14 @@ DEFAULT_SORT = "-updated"
 
 class TagError(ValueError):
     """A tag list that cannot be stored; the message says which tag and why."""
+
+
+class QueryError(ValueError):
+    """A list parameter we cannot use: `field` names it, the message says why."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
 
 
 def clean_tags(raw: Any) -> list[str]:
@@ -68,10 +76,10 @@ class ListQuery:
 
     @classmethod
     def from_params(cls, params) -> "ListQuery":
-        """Raises ValueError naming the parameter when ?sort= is not one we know."""
+        """Raises QueryError when ?sort= is not one we know."""
         sort = params.get("sort") or DEFAULT_SORT
         if sort not in SORTS:
-            raise ValueError(f"sort: must be one of {', '.join(SORTS)}, not {sort!r}")
+            raise QueryError("sort", f"must be one of {', '.join(SORTS)}, not {sort!r}")
         return cls(q=(params.get("q") or "").strip()[:200], tag=" ".join((params.get("tag") or "").split()).lower()[:TAG_MAX_LENGTH], sort=sort)
 
 
@@ -96,7 +104,6 @@ def what_delete_takes(workflows: list[Workflow]) -> None:
     relation (three small grouped queries) rather than in one annotate, whose
     joins would multiply the rows."""
     ids = [w.pk for w in workflows]
-    from .models import Run, Trigger
 
     def counts(model, **extra) -> dict[int, int]:
         rows = model.objects.filter(workflow_id__in=ids, **extra).values("workflow_id").annotate(n=Count("pk"))

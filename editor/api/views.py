@@ -198,9 +198,8 @@ class WorkflowViewSet(viewsets.ViewSet):
     def list(self, request):
         try:
             query = workflow_list.ListQuery.from_params(request.query_params)
-        except ValueError as exc:
-            field, _, message = str(exc).partition(": ")
-            raise ValidationError({field: [message]}) from None
+        except workflow_list.QueryError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
         workflows = workflow_list.find_workflows(access.workflows_of(request.user).select_related("team", "published_version"), query)
         return Response(WorkflowSerializer(workflows, many=True, context={"request": request, "omit_graph": True}).data)
 
