@@ -29,8 +29,8 @@ DATASET_KEYS = {"name", "description", "team", "input_schema", "cases"}
 # These views answer plain JSON documents (described in the README); the
 # schema says so instead of guessing a serializer.
 _JSON = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
-_documented = extend_schema_view(**{name: _JSON for name in (
-    "list", "create", "retrieve", "update", "partial_update", "destroy", "cases", "case", "cancel", "import_cases", "progress")})
+def _documented(*names: str):
+    return extend_schema_view(**{name: _JSON for name in names})
 
 
 def datasets_of(user):
@@ -84,7 +84,7 @@ def _check_dataset_fields(body: dict[str, Any], partial: bool) -> str | None:
     return errors[0] if errors else None
 
 
-@_documented
+@_documented("list", "create", "retrieve", "update", "partial_update", "destroy", "cases", "case", "import_cases")
 class DatasetViewSet(viewsets.ViewSet):
     """Datasets of test cases: `input` (the run's input), `expected`, `rubric`, `tags`."""
 
@@ -269,7 +269,7 @@ def experiment_brief(experiment: Experiment) -> dict[str, Any]:
             "url": f"/experiments/{experiment.pk}/"}
 
 
-@_documented
+@_documented("list", "create", "retrieve", "destroy", "cancel", "progress")
 class ExperimentViewSet(viewsets.ViewSet):
     """Experiments: variants (workflow versions or prompt variants) run over a dataset, scored, compared."""
 
