@@ -747,6 +747,11 @@ class RunExecutor:
         )
         ready = self.scheduler.finish(act, output=result.output, ports=ports, set_vars=result.set_vars)
         self._check_budgets(act.node)
+        if not any(edge.port in ports for edge in self.graph.out_edges[act.node]):
+            ending = self.graph.types[act.node].unhandled_ending(result.output, ports)
+            if ending:
+                name = self.graph.nodes[act.node].name or act.node
+                raise RunStopped("failed", f"step '{name}' ({act.node}): {ending}", act.node, "unhandled_ending")
         return ready
 
     def _fail_step(self, act: Activation, node_type: str, rendered, message: str, attempts: int, started_at,

@@ -155,6 +155,13 @@ class NodeType:
         }
 
     @classmethod
+    def unhandled_ending(cls, output: Any, ports: list[str]) -> str | None:
+        """Why the run fails when this step leaves only through ports that no
+        edge leaves from (nothing in the workflow handles that outcome), or
+        None when such an end is a normal one (the default)."""
+        return None
+
+    @classmethod
     def dynamic_ports(cls) -> bool:
         return False
 

@@ -47,6 +47,18 @@ class HumanNode(NodeType):
     def output_ports(cls, config) -> list[str]:
         return ["approved", "rejected", "timeout"]
 
+    @classmethod
+    def unhandled_ending(cls, output: Any, ports: list[str]) -> str | None:
+        # A rejection (or silence) that leads nowhere ends the workflow short of
+        # its goal: the run says so, instead of "succeeded" with no output.
+        out = output if isinstance(output, dict) else {}
+        if ports == ["rejected"]:
+            comment = f" ({out['comment']})" if out.get("comment") else ""
+            return f"rejected by {out.get('by') or 'a person'}{comment}; connect the `rejected` port to handle a rejection otherwise"
+        if ports == ["timeout"]:
+            return "nobody answered in time; connect the `timeout` port to handle that otherwise"
+        return None
+
     def run(self, config: dict[str, Any], ctx: NodeContext) -> NodeResult:
         answer = ctx.answer or {}
         decision = answer.get("decision", "timeout")

@@ -146,3 +146,17 @@ def test_an_answer_that_lands_while_the_run_is_still_parking_is_not_lost(run_gra
     run = wait_for_run(run.pk, timeout=15)
     assert run.status == "succeeded", run.error
     assert run.output == {"shipped": "Draft about race", "note": "quick"}
+
+
+def test_a_rejection_that_nothing_handles_fails_the_run_saying_who_rejected(run_graph, personas, client_for):
+    graph = {**GRAPH, "edges": [e for e in GRAPH["edges"] if e.get("source_port") not in ("rejected", "timeout")]}
+    graph["nodes"] = [n for n in GRAPH["nodes"] if n["id"] != "drop"]
+    run = run_graph(graph, {"topic": "x"}, wait=False)
+    wait_for_status(run.pk, "waiting")
+    assert answer(client_for(personas["bob"]), run, node="review", decision="reject", comment="too long").status_code == 202
+    run = wait_for_run(run.pk)
+    # Not a green "succeeded" with no output: failed, at the step, with who and why.
+    assert run.status == "failed"
+    assert run.error["node"] == "review" and run.error["reason"] == "unhandled_ending"
+    assert "rejected by bob (too long)" in run.error["message"]
+    assert run.steps.get(node_id="review").status == "succeeded"
