@@ -66,7 +66,7 @@ def test_test_this_node_with_an_edited_prompt_then_pin_and_unpin(page, live_daph
     result.locator("summary").click()
     assert f"Shorten: {draft_output}" in result.get_by_test_id("test-input").text_content()
     assert Run.objects.filter(workflow=workflow).count() == 1  # no run was started
-    result.scroll_into_view_if_needed()
+    result.evaluate("(el) => el.scrollIntoView({block: 'start'})")
     shot(page, "20-test-this-node")
     # The tested result can be pinned as it is (to work on what follows), and unpinned.
     result.get_by_test_id("pin-test-result").click()

@@ -88,18 +88,18 @@ function TestResult({ result, nodeType, onClose, onPin }: { result: NodeTestResu
   const tokens = result.usage.tokens_in + result.usage.tokens_out;
   return (
     <div className="test-result" data-testid="test-result" role="status">
-      <div className="step-meta">
+      <div className="test-result-head">
         <strong>Test</strong>
         <StatusPill status={result.status} testId="test-status" />
-        <span className="muted small">{result.key ? `scope of ${describeKey(result.key)} in run #${result.run}` : `scope of run #${result.run}'s end`}</span>
         {result.demo && <DemoBadge />}
-        <span className="muted small test-result-stats">
-          {formatTokens(tokens)} tokens · {formatCost(result.usage.cost_usd)} · {formatDuration(result.duration_ms)}
-        </span>
-        <button type="button" className="link small" onClick={onClose} aria-label="Close the test result">
+        <button type="button" className="link small test-result-close" onClick={onClose} aria-label="Close the test result">
           ✕
         </button>
       </div>
+      <p className="muted small test-result-stats">
+        {result.key ? `With the scope of ${describeKey(result.key)} in run #${result.run}` : `With the scope at the end of run #${result.run}`} ·{" "}
+        {formatTokens(tokens)} tokens · {formatCost(result.usage.cost_usd)} · {formatDuration(result.duration_ms)} · nothing recorded
+      </p>
       {result.error && (
         <div className="step-error" role="alert" data-testid="test-error">
           <strong>Error:</strong> {result.error}
