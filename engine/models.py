@@ -131,3 +131,26 @@ class Step(models.Model):
         db_table = "editor_step"
         ordering = ["seq", "id"]
         constraints = [models.UniqueConstraint(fields=["run", "node_id", "key"], name="one_step_per_activation")]
+
+
+class RunEvent(models.Model):
+    """One published event of a run, numbered: the run's event log.
+
+    The database numbers events (`Run.event_seq` is the counter, raised in
+    the transaction that stores them), so numbering never restarts, repeats
+    or skips, whatever Redis loses; a client reconnecting with `?after=N` is
+    served from here. Redis carries only the live fan-out (and a copy of the
+    log's tail for cheap watchers, editor/hooks.py). Token deltas are stored
+    too, coalesced (one row per step per STREAM_COALESCE_MS window), so
+    numbers have no holes and a reconnecting client rebuilds the same text.
+    Rows of runs finished longer than ENGINE_EVENT_LOG_KEEP_S ago are pruned
+    by the sweeper; a finished run with no rows is shown from its steps."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events", db_index=False)  # (run, seq) is indexed by the constraint
+    seq = models.PositiveIntegerField()
+    data = models.TextField()  # the event as JSON, its seq included: sent to clients as it is stored
+
+    class Meta:
+        db_table = "engine_run_event"
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="one_event_per_seq")]
+

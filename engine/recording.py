@@ -82,15 +82,9 @@ class Recorder:
         """Renew the lease and write `also` to the run, or raise OwnershipLost."""
         from datetime import timedelta
 
-        from django.db.models.functions import Greatest
-
         from .runner import LEASE_TTL_S, OwnershipLost
-        from .streaming import publisher
 
         values = dict(also)
-        last = publisher().last_seq(self.run.pk)
-        if last:
-            values["event_seq"] = Greatest("event_seq", last)
         if self.lease is None:
             if values:
                 Run.objects.filter(pk=self.run.pk).update(**values)

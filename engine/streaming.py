@@ -1,12 +1,17 @@
-"""Publishing events: each run's events get consecutive sequence numbers, are
-appended to the run's event log in Redis (what a connecting browser's snapshot
-is read from) and sent to the run's Channels group (what live browsers get).
+"""Publishing events: each run's events get consecutive sequence numbers
+from the database, are stored there (engine.models.RunEvent: the run's event
+log, what a connecting or reconnecting client is served from) and sent to the
+run's Channels group (what live browsers get); a copy of each is appended to
+a Redis list for cheap watchers of a run's tail (editor/hooks.py).
 
 Several workers may publish for one run (the owner, and workers running part
-of its fan-out), so numbers are handed out by Redis itself: one Lua script
-numbers a batch and appends it to the log atomically. Deltas are coalesced: while one batch is being sent, the next one
+of its fan-out): one transaction raises the run's `event_seq` by the size of
+a batch and stores the batch, so numbers never restart, repeat or skip, even
+when Redis loses everything (a FLUSHALL, a restart without persistence).
+Deltas are coalesced: while one batch is being stored and sent, the next one
 gathers, and a batch with token text waits out STREAM_COALESCE_MS after the
-previous one, so a fast model cannot flood the layer."""
+previous one, so a fast model costs one row per step per window, not one per
+token."""
 from __future__ import annotations
 
 import asyncio
@@ -17,30 +22,18 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db.models import F
 
 from . import events, ioloop, redis_client
 
-LOG_TTL_S = 7 * 24 * 3600
-RESUME_GAP = 10_000  # how far above the last known number a run's lost counter resumes
-PUBLISH_GIVE_UP_S = 120.0  # how long a batch of events waits for Redis to come back
+LOG_TTL_S = 7 * 24 * 3600  # the Redis copy of a run's log (the database keeps it longer: ENGINE_EVENT_LOG_KEEP_S)
+PUBLISH_GIVE_UP_S = 120.0  # how long a batch of events waits for the database or Redis to come back
 
 
 class Publisher:
     def __init__(self) -> None:
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future | None]] | None = None
         self._task: asyncio.Task | None = None
-        self._append = None
-        # The highest event number this process has seen published per run, and
-        # the database's record of it: where numbering resumes if Redis lost the
-        # run's counter (a restart without persistence, a FLUSHALL, an eviction).
-        self._last: dict[int, int] = {}
-        self._floors_read: set[int] = set()
-
-    def last_seq(self, run_id: int) -> int:
-        return self._last.get(run_id, 0)
-
-    def forget(self, run_id: int) -> None:
-        self._last.pop(run_id, None)
 
     # Called from any thread.
     def emit(self, event: dict[str, Any]) -> None:
@@ -106,24 +99,29 @@ class Publisher:
                     done.set_result(None)
 
     async def _publish_until_done(self, batch: list[dict[str, Any]]) -> None:
-        """Redis away is an outage, not a reason to drop events: try again with
-        backoff (up to PUBLISH_GIVE_UP_S), keeping the order. A batch appended
-        to the log but not sent live is fine: a client that reconnects reads it."""
+        """The database or Redis away is an outage, not a reason to drop
+        events: try again with backoff (up to PUBLISH_GIVE_UP_S), keeping the
+        order. A batch stored is never stored again (`_publish` sends what it
+        stored); one stored but not sent live is fine: a client that
+        reconnects reads it."""
         import logging
 
+        from django.db import DatabaseError
         from redis.exceptions import RedisError
+
+        pending = coalesce(batch)
+        sent: set[int] = set()  # runs whose share is stored and sent: not again on a retry
 
         delay, waited = 0.1, 0.0
         while True:
             try:
-                await self._publish(batch)
+                await self._publish([e for e in pending if e["run"] not in sent], sent)
                 return
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, DatabaseError) as exc:
                 if waited >= PUBLISH_GIVE_UP_S:
                     logging.getLogger(__name__).error("gave up publishing %d run events after %g s: %s", len(batch), waited, exc)
                     return
                 logging.getLogger(__name__).warning("publishing run events failed (%s); again in %.1f s", exc, delay)
-                self._append = None  # a script registered on a lost server is re-sent
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 2.0)
@@ -131,62 +129,71 @@ class Publisher:
                 logging.getLogger(__name__).exception("publishing run events failed")
                 return
 
-    async def _floor(self, run_id: int) -> int:
-        """Where this run's numbering continues if Redis has no counter for it."""
-        if run_id not in self._floors_read:
-            from .db import off_loop
-            from .models import Run
+    async def _publish(self, batch: list[dict[str, Any]], sent: set[int]) -> None:
+        """Store, then send, each run's share of a coalesced batch; each run
+        done goes into `sent`. An event that has its number is not stored
+        again on a retry after an outage, only sent."""
+        from redis.exceptions import RedisError
 
-            recorded = await off_loop(lambda: Run.objects.filter(pk=run_id).values_list("event_seq", flat=True).first())()
-            self._floors_read.add(run_id)
-            self._last[run_id] = max(self._last.get(run_id, 0), recorded or 0)
-        return self._last.get(run_id, 0)
+        from .db import off_loop
 
-    async def _publish(self, batch: list[dict[str, Any]]) -> None:
         by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for event in coalesce(batch):
+        for event in batch:
             by_run[event["run"]].append(event)
-        if not by_run:
-            return
         layer = get_channel_layer()
-        if self._append is None:
-            self._append = redis_client.async_client().register_script(_APPEND_SCRIPT)
         for run_id, run_events in by_run.items():
-            encoded = [json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events]
-            known = await self._floor(run_id)
-            # Used only if Redis has no counter for the run: above anything a
-            # process may have published but not yet recorded (another owner's
-            # last batch, a fan-out worker's deltas) — a jump, never a repeat.
-            floor = known + RESUME_GAP if known else 0
-            first = await self._append(keys=[events.seq_key(run_id), events.log_key(run_id)], args=[LOG_TTL_S, floor, *encoded])
-            for offset, event in enumerate(run_events):
-                event["seq"] = int(first) + offset
-            self._last[run_id] = max(self._last.get(run_id, 0), int(first) + len(run_events) - 1)
-            await layer.group_send(events.group_name(run_id), {"type": "run.events", "events": run_events})
+            if not all("seq" in e for e in run_events):
+                await off_loop(store_events)(run_id, run_events)
+            stored = [e for e in run_events if "seq" in e]
+            try:
+                await _append_tail(run_id, stored)
+            except (RedisError, OSError):  # a copy for watchers of the tail: they also read the database
+                pass
+            await layer.group_send(events.group_name(run_id), {"type": "run.events", "events": stored})
+            sent.add(run_id)
 
 
-# Numbers a batch of a run's events and appends them to its log, atomically:
-# the log's order is the seq order, whichever worker published.
-# A counter Redis lost starts again at ARGV[2]: RESUME_GAP above the highest
-# number known to this process or recorded in the database.
-_APPEND_SCRIPT = """
-local count = #ARGV - 2
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-local last = redis.call('INCRBY', KEYS[1], count)
-local first = last - count + 1
-for i = 3, #ARGV do
-  redis.call('RPUSH', KEYS[2], '{"seq": ' .. (first + i - 3) .. ', ' .. string.sub(ARGV[i], 2))
-end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
-return first
-"""
+def store_events(run_id: int, run_events: list[dict[str, Any]]) -> None:
+    """Number a run's events and store them, in one transaction: the run's
+    counter is raised by their number (on PostgreSQL that row stays locked to
+    the commit; SQLite holds its write lock), so two publishers never get the
+    same numbers and a failed transaction leaves no hole. Sets each event's
+    `seq`. Events of a run that no longer exists are dropped (no seq)."""
+    from django.db import connection, transaction
+
+    from .models import Run, RunEvent
+
+    if not run_events:
+        return
+    count = len(run_events)
+    with transaction.atomic():
+        if not Run.objects.filter(pk=run_id).update(event_seq=F("event_seq") + count):
+            return
+        last = Run.objects.filter(pk=run_id).values_list("event_seq", flat=True).get()
+        first = last - count + 1
+        numbered = [{"seq": first + offset, **{k: v for k, v in e.items() if k != "seq"}} for offset, e in enumerate(run_events)]
+        encoded = [json.dumps(e, default=str) for e in numbered]
+        table, quote = RunEvent._meta.db_table, connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.executemany(f"INSERT INTO {quote(table)} ({quote('run_id')}, {quote('seq')}, {quote('data')}) VALUES (%s, %s, %s)",
+                               [(run_id, e["seq"], data) for e, data in zip(numbered, encoded)])
+    for event, with_seq in zip(run_events, numbered):
+        event["seq"] = with_seq["seq"]
+
+
+async def _append_tail(run_id: int, run_events: list[dict[str, Any]]) -> None:
+    if not run_events:
+        return
+    client = redis_client.async_client()
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.rpush(events.log_key(run_id), *(json.dumps(e, default=str) for e in run_events))
+        pipe.expire(events.log_key(run_id), LOG_TTL_S)
+        await pipe.execute()
 
 
 def coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge consecutive deltas of the same step into one event."""
+    """Merge consecutive deltas of the same step into one event (numbered, in a
+    snapshot, with the highest number it covers)."""
     merged: list[dict[str, Any]] = []
     open_delta: dict[tuple[int, str, str], dict[str, Any]] = {}
     for event in batch:
@@ -195,6 +202,10 @@ def coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
             existing = open_delta.get(key)
             if existing is not None:
                 existing["text"] += event["text"]
+                if "seq" in event:
+                    # A snapshot's merged delta carries the last number it covers: a
+                    # client that reconnects after it must not be sent its text again.
+                    existing["seq"] = event["seq"]
                 continue
             event = dict(event)
             open_delta[key] = event
@@ -217,14 +228,14 @@ def publisher() -> Publisher:
 
 
 def reset_run_log(run_id: int) -> None:
-    """A new run starts with an empty log, whatever a reused id left in Redis."""
+    """A new run starts with nothing in Redis, whatever a reused id left there."""
     from .execution import results_key
 
     from redis.exceptions import RedisError
 
     try:
-        redis_client.client().delete(events.log_key(run_id), events.seq_key(run_id), results_key(run_id))
-    except RedisError:  # Redis away: a new run's id has no log there anyway (ids are not reused)
+        redis_client.client().delete(events.log_key(run_id), results_key(run_id))
+    except RedisError:  # Redis away: a new run's id has no keys there anyway (ids are not reused)
         pass
 
 
@@ -232,18 +243,18 @@ def seed_run_log(run_id: int, run_events: list[dict[str, Any]]) -> None:
     """Start a new run's log with events of steps it did not execute (a
     re-run's reused steps), numbered as the engine numbers its own; called
     before the run is queued, so nobody is listening yet."""
-    if run_events:
-        from .models import Run
+    store_events(run_id, [{k: v for k, v in e.items() if k != "seq"} for e in run_events])
 
-        script = redis_client.client().register_script(_APPEND_SCRIPT)
-        first = script(keys=[events.seq_key(run_id), events.log_key(run_id)],
-                       args=[LOG_TTL_S, 0, *(json.dumps({k: v for k, v in e.items() if k != "seq"}, default=str) for e in run_events)])
-        # Recorded, so numbering resumes above them should Redis lose the counter.
-        Run.objects.filter(pk=run_id).update(event_seq=int(first) + len(run_events) - 1)
+
+def _read_log(run_id: int, after: int) -> list[dict[str, Any]]:
+    from .models import RunEvent
+
+    rows = RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq").values_list("data", flat=True)
+    return [json.loads(data) for data in rows]
 
 
 async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
-    """The run's published events with seq > after, in order."""
-    raw = await redis_client.async_client().lrange(events.log_key(run_id), 0, -1)
-    parsed = (json.loads(item) for item in raw)
-    return [e for e in parsed if e.get("seq", 0) > after]
+    """The run's published events with seq > after, in order (from the database)."""
+    from .db import off_loop
+
+    return await off_loop(_read_log)(run_id, after)

@@ -89,6 +89,25 @@ def sweep_orphaned_runs() -> list[int]:
     return sent
 
 
+# A finished run's event log (engine.models.RunEvent) is kept this long, then
+# pruned; after that a client is shown the run from its recorded steps.
+EVENT_LOG_KEEP_S = float(os.environ.get("ENGINE_EVENT_LOG_KEEP_S", str(7 * 24 * 3600)))
+PRUNE_EVERY_S = 600.0
+
+
+def prune_event_logs() -> int:
+    """Delete the event logs of runs finished more than EVENT_LOG_KEEP_S ago; how many events went."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .models import Run, RunEvent
+
+    old = Run.objects.filter(finished_at__lt=timezone.now() - timedelta(seconds=EVENT_LOG_KEEP_S)).values("pk")
+    deleted, _ = RunEvent.objects.filter(run__in=old).delete()
+    return deleted
+
+
 @worker_ready.connect
 def recover_orphaned_runs(**kwargs) -> None:
     """On start, and every SWEEP_EVERY_S after, pick up runs a dead worker left behind."""
@@ -105,9 +124,13 @@ def recover_orphaned_runs(**kwargs) -> None:
         return
 
     def sweep_forever() -> None:
+        next_prune = time.monotonic() + PRUNE_EVERY_S
         while True:
             try:
                 sweep_orphaned_runs()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY_S
+                    prune_event_logs()
             except Exception:  # a database or broker hiccup must not end the sweeping
                 log.exception("sweeping orphaned runs failed")
             finally:

@@ -94,6 +94,34 @@ def test_reconnect_mid_run_loses_and_duplicates_nothing(live_daphne, worker, per
     assert streamed_text(first + second, "write") == finished.output
 
 
+def test_reconnect_after_redis_lost_the_runs_log_gets_exactly_the_rest(live_daphne, worker, personas, settings):
+    """Redis loses everything it held for the run (as a FLUSHALL or a restart
+    without persistence would) while the client is away: the reconnect with
+    ?after=N still gets every later event once, numbered on without a gap,
+    and the same final text."""
+    from engine import redis_client
+
+    run = start(personas, settings, delay_ms=25)
+    first: list[dict] = []
+    with socket(live_daphne, run.pk, personas["alice"]) as ws:
+        first.extend(json.loads(ws.recv(timeout=10))["events"])
+        while sum(e["type"] == "step.delta" for e in first) < 2:
+            first.extend(json.loads(ws.recv(timeout=10))["events"])
+    last_seq = max(e["seq"] for e in first)
+    client = redis_client.client()
+    lost = client.keys(f"orchestrator:run:{run.pk}:*")
+    assert lost, "the run had nothing in Redis to lose"
+    client.delete(*lost)
+    time.sleep(0.3)  # the run goes on publishing while the client is away
+    second: list[dict] = []
+    with socket(live_daphne, run.pk, personas["alice"], after=last_seq) as ws:
+        read_until_finished(ws, second)
+    seqs = [e["seq"] for e in second]
+    assert seqs == list(range(last_seq + 1, last_seq + 1 + len(seqs))), f"not exactly the rest, in order: {seqs}"
+    assert second[-1]["type"] == "run.finished"
+    assert streamed_text(first + second, "write") == wait_for_run(run.pk).output
+
+
 def test_a_finished_run_replays_from_the_snapshot(live_daphne, worker, personas, settings):
     run = start(personas, settings, delay_ms=0)
     finished = wait_for_run(run.pk)
