@@ -154,3 +154,40 @@ class RunEvent(models.Model):
         db_table = "engine_run_event"
         constraints = [models.UniqueConstraint(fields=["run", "seq"], name="one_event_per_seq")]
 
+
+class Chunk(models.Model):
+    """A share of a run's network steps (a wide fan-out's calls) sent to other
+    workers, and who runs it: claimed by a compare-and-set on `claimed_by`
+    (a worker, or the run's owner taking it back), so exactly one runs it.
+    Its runner stamps `beat_at` while alive and `progress_at` each time it
+    stores results; the owner takes back a chunk whose runner stopped beating
+    (it died) or stopped delivering although it beats (it is stuck). In the
+    database, not Redis: a FLUSHALL must not make the owner think a chunk
+    was never started and run its model calls a second time."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks", db_index=False)
+    name = models.CharField(max_length=32)
+    claimed_by = models.CharField(max_length=200, blank=True, default="")
+    beat_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "engine_chunk"
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="one_chunk_per_name")]
+
+
+class StepResult(models.Model):
+    """The result of a step a remote worker executed for a run's owner, stored
+    before it counts as delivered (the Redis list that also carries it is a
+    wake-up): the owner lands it from here if Redis lost it, and a new owner
+    after a crash lands it instead of calling the model again. Deleted when
+    the run ends; the owner's Step row is the record."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+", db_index=False)
+    node_id = models.CharField(max_length=120)
+    key = models.CharField(max_length=400)
+    payload = models.TextField()  # engine.execution.result_payload, as JSON
+
+    class Meta:
+        db_table = "engine_step_result"
+        constraints = [models.UniqueConstraint(fields=["run", "node_id", "key"], name="one_result_per_activation")]

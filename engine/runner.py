@@ -70,7 +70,7 @@ class _Flight:
     cache_key: str = ""
     launch: tuple | None = None  # what _spawn needs to start it
     task: Any = None  # the asyncio.Task on the I/O loop, once started here
-    chunk: str = ""  # sent to other workers as part of this chunk (see execution.chunk_keys)
+    chunk: str = ""  # sent to other workers as part of this chunk (a row of engine.models.Chunk)
     relaunched: bool = False
 
 
@@ -185,6 +185,8 @@ class RunExecutor:
         self.waiting_children: list[tuple[Activation, int, Any]] = []  # sub-workflow steps whose child runs: (act, child, deadline)
         self.executor_of: dict[tuple[str, str], str] = {}
         self.chunks_sent: dict[str, float] = {}  # chunk -> when it was sent
+        self.results_seen = 0  # the last stored remote result (engine.models.StepResult) looked at
+        self.resumed = False  # taken over mid-run: steps sent out by the owner before may have stored results
         self.next_remote_check = 0.0
         self.tokens = 0
         self.cost = 0.0
@@ -291,6 +293,7 @@ class RunExecutor:
             self.scheduler, ready = Scheduler.replay(graph, recorded)
         except ReplayMismatch as exc:
             return self._finish("failed", error={"message": f"cannot resume: {exc}", "reason": "replay"})
+        self.resumed = run.status == Run.Status.RUNNING
         if run.status in (Run.Status.QUEUED, Run.Status.WAITING):
             if not self.recorder.mark_running():
                 return Run.objects.get(pk=run.pk).status  # it was cancelled before it could start
@@ -457,6 +460,10 @@ class RunExecutor:
             return
         batch, self.to_launch = self.to_launch, []
         self._flush()  # what led here is stored before anything leaves the process
+        if self.resumed:
+            batch = self._land_results_stored_before(batch)
+            if not batch:
+                return
         self.recorder.steps_started([(f.act.node, f.act.key, f.node_type, f.rendered, f.started_at) for f in batch])
         self.publisher.emit_many([
             events.event(events.STEP_STARTED, self.run.pk, node=f.act.node, key=f.act.key, node_type=f.node_type, input=f.rendered, attempt=1)
@@ -469,10 +476,11 @@ class RunExecutor:
             remote = spreadable[chunk:]
             sent = {id(f) for f in remote}
             local = [f for f in batch if id(f) not in sent]
-            for start in range(0, len(remote), chunk):
-                share = remote[start:start + chunk]
+            shares = [remote[start:start + chunk] for start in range(0, len(remote), chunk)]
+            names = self._create_chunks(len(shares))
+            for name, share in zip(names, shares):
                 try:
-                    self._dispatch(share)
+                    self._dispatch(name, share)
                 except Exception:  # the broker is away: run the share here rather than wait for it
                     log.warning("run %s: could not send %d steps to other workers; running them here", self.run.pk, len(share))
                     for flight in share:
@@ -485,10 +493,31 @@ class RunExecutor:
         mode = settings.ENGINE_SPREAD
         return mode == "always" or (mode == "auto" and workers.others_alive())
 
-    def _dispatch(self, flights: list[_Flight]) -> None:
+    def _land_results_stored_before(self, batch: list[_Flight]) -> list[_Flight]:
+        """A run taken over mid-run: steps another worker executed for the
+        owner before and whose results it stored are landed from there, not
+        executed again (no model call twice); the rest is returned to launch."""
+        keys = {(f.act.node, f.act.key) for f in batch}
+        stored = {(p["node"], p["key"]): p for _, p in execution.stored_results(self.run.pk, keys=keys)}
+        if not stored:
+            return batch
+        log.info("run %s: %d steps' results were stored by a worker before this owner; landing them", self.run.pk, len(stored))
+        for flight in batch:
+            if (flight.act.node, flight.act.key) in stored:
+                self.completions.put(stored[(flight.act.node, flight.act.key)])
+        return [f for f in batch if (f.act.node, f.act.key) not in stored]
+
+    def _create_chunks(self, count: int) -> list[str]:
+        """Rows for the chunks about to be sent (unclaimed), in one write: a worker claims one on its row."""
+        from .models import Chunk
+
+        names = [uuid.uuid4().hex[:16] for _ in range(count)]
+        Chunk.objects.bulk_create([Chunk(run_id=self.run.pk, name=name) for name in names])
+        return names
+
+    def _dispatch(self, chunk: str, flights: list[_Flight]) -> None:
         from .tasks import run_steps
 
-        chunk = uuid.uuid4().hex[:16]
         specs = []
         for flight in flights:
             _, _, attempts, backoff, timeout = flight.launch
@@ -520,42 +549,88 @@ class RunExecutor:
         self.listener.start()
 
     def _relaunch_lost_remote_steps(self) -> None:
-        """Steps sent to other workers come back here when no worker started
-        them in time (the owner claims their chunk first) or when the worker
-        running them stopped beating (it died)."""
+        """Every REMOTE_CHECK_EVERY_S: land the results of sent steps that are
+        stored but whose wake-up Redis lost, and take back the chunks whose
+        steps no worker started in time, whose worker stopped beating (it
+        died), or whose worker beats but delivers nothing (it is stuck)."""
         now = time.monotonic()
         if now < self.next_remote_check:
             return
         self.next_remote_check = now + REMOTE_CHECK_EVERY_S
+        if not any(f.chunk and f.task is None for f in self.in_flight.values()):
+            return
+        try:
+            self._land_stored_results()
+            self._reclaim(now)
+        except OperationalError:
+            log.warning("run %s: could not look after its sent steps (database busy); looking again in %g s", self.run.pk, REMOTE_CHECK_EVERY_S)
+
+    def _land_stored_results(self) -> None:
+        for pk, payload in execution.stored_results(self.run.pk, after_id=self.results_seen):
+            self.results_seen = pk
+            if (payload["node"], payload["key"]) in self.in_flight:
+                self.completions.put(payload)  # landed once: a copy from Redis finds it gone
+
+    def _stall_s(self, flights: list[_Flight]) -> float:
+        """How long a chunk may go without delivering a result before it counts as
+        stuck: ENGINE_CHUNK_STALL_S if set, else the longest one of its steps
+        could take (all run at once) — every attempt's limit and the backoffs."""
+        if settings.ENGINE_CHUNK_STALL_S:
+            return settings.ENGINE_CHUNK_STALL_S
+        longest = 0.0
+        for flight in flights:
+            _, _, attempts, backoff, timeout = flight.launch
+            limit = timeout or settings.LLM_TIMEOUT_S
+            longest = max(longest, attempts * limit + sum(backoff * 2 ** i for i in range(attempts - 1)))
+        return longest + settings.ENGINE_REMOTE_HEARTBEAT_TTL_S
+
+    def _landing(self) -> set[tuple[str, str]]:
+        """Steps whose remote result is in the completion queue, not yet landed."""
+        with self.completions.mutex:
+            return {(p["node"], p["key"]) for p in self.completions.queue if isinstance(p, dict)}
+
+    def _reclaim(self, now: float) -> None:
+        from datetime import timedelta
+
+        from .models import Chunk
+
         waiting: dict[str, list[_Flight]] = {}
-        for flight in self.in_flight.values():
-            if flight.chunk and flight.task is None:
+        landing = self._landing()
+        for key, flight in self.in_flight.items():
+            if flight.chunk and flight.task is None and key not in landing:
                 waiting.setdefault(flight.chunk, []).append(flight)
         if not waiting:
             return
-        try:
-            self._reclaim(waiting, now)
-        except RedisError:
-            log.warning("run %s: could not look after its sent steps (Redis away); looking again in %g s", self.run.pk, REMOTE_CHECK_EVERY_S)
-
-    def _reclaim(self, waiting: dict[str, list[_Flight]], now: float) -> None:
-        client = redis_client.client()
-        mine = f"owner:{LOCAL_EXECUTOR}"
-        for chunk, flights in waiting.items():
-            claim_key, alive_key = execution.chunk_keys(self.run.pk, chunk)
-            claim, alive = client.get(claim_key), client.exists(alive_key)
-            if claim is None:
-                if now - self.chunks_sent.get(chunk, now) < settings.ENGINE_REMOTE_START_S:
-                    continue
-                if not client.set(claim_key, mine, nx=True, ex=execution.CLAIM_TTL_S):
-                    continue  # a worker claimed it just now
-                log.warning("run %s: no worker started %d sent steps within %g s; running them here",
-                            self.run.pk, len(flights), settings.ENGINE_REMOTE_START_S)
-            elif claim.decode() == mine or alive:
+        mine = f"owner:{self.lease.token}"
+        db_now = timezone.now()
+        for row in Chunk.objects.filter(run_id=self.run.pk, name__in=list(waiting)):
+            flights = waiting[row.name]
+            if row.claimed_by == mine:
                 continue
+            if not row.claimed_by:
+                if now - self.chunks_sent.get(row.name, now) < settings.ENGINE_REMOTE_START_S:
+                    continue
+                still = Q(claimed_by="")
+                why = f"no worker started {len(flights)} sent steps within {settings.ENGINE_REMOTE_START_S:g} s"
+            elif row.beat_at is None or row.beat_at < db_now - timedelta(seconds=settings.ENGINE_REMOTE_HEARTBEAT_TTL_S):
+                still = Q(claimed_by=row.claimed_by, beat_at=row.beat_at)
+                why = f"worker {row.claimed_by} stopped beating while running {len(flights)} steps"
+            elif row.progress_at is None or row.progress_at < db_now - timedelta(seconds=self._stall_s(flights)):
+                still = Q(claimed_by=row.claimed_by, progress_at=row.progress_at)
+                why = (f"worker {row.claimed_by} beats but delivered no result of its {len(flights)} remaining steps "
+                       f"for {self._stall_s(flights):g} s")
             else:
-                log.warning("run %s: worker %s stopped while running %d steps; running them here", self.run.pk, claim.decode(), len(flights))
+                continue
+            # Taken back only if nothing changed since it was read: a result the
+            # worker stores meanwhile moves progress_at, and the claim fails.
+            if not Chunk.objects.filter(run_id=self.run.pk, name=row.name).filter(still).update(claimed_by=mine):
+                continue
+            log.warning("run %s: %s; running them here", self.run.pk, why)
+            self._land_stored_results()  # what it stored before it lost the chunk
+            landing = self._landing()
             for flight in flights:
+                if (flight.act.node, flight.act.key) in landing:
+                    continue
                 flight.chunk = ""
                 flight.relaunched = True
                 self.to_launch.append(flight)
@@ -823,6 +898,11 @@ class RunExecutor:
             error = {k: v for k, v in error.items() if v is not None}
         output, error = values.encodable(output), values.encodable(error)
         self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
+        if self.chunks_sent or self.resumed:
+            try:
+                execution.forget_chunks(self.run.pk)
+            except OperationalError:  # kept rows are harmless: deleted with the run
+                log.warning("run %s: could not delete its chunks' rows", self.run.pk)
         self._cancel_children()
         self._wake_parent()
         self.events.append(

@@ -275,6 +275,10 @@ ENGINE_CREDENTIAL_CACHE_S = float(os.environ.get("ENGINE_CREDENTIAL_CACHE_S", "5
 ENGINE_SPREAD_QUEUE = os.environ.get("ENGINE_SPREAD_QUEUE", "")
 ENGINE_REMOTE_START_S = float(os.environ.get("ENGINE_REMOTE_START_S", "10"))
 ENGINE_REMOTE_HEARTBEAT_TTL_S = float(os.environ.get("ENGINE_REMOTE_HEARTBEAT_TTL_S", "5"))
+# A started chunk that delivers no result for this long although its worker
+# still beats (stuck) is run again on the owner. 0: the longest its steps could
+# take (attempts x their time limit, or LLM_TIMEOUT_S, plus backoffs).
+ENGINE_CHUNK_STALL_S = float(os.environ.get("ENGINE_CHUNK_STALL_S", "0"))
 # Each worker looks for runs whose owner died (lease lapsed) and sends them again.
 ENGINE_SWEEP_ORPHANS = env_bool("ENGINE_SWEEP_ORPHANS", True)
 

@@ -337,6 +337,54 @@ def test_steps_sent_out_that_no_worker_starts_come_back_to_the_owner(run_graph, 
     assert len(fake_llm.requests) == 9
 
 
+def test_a_chunk_that_beats_but_delivers_nothing_is_taken_back(run_graph, fake_llm, settings):
+    """A worker claims the sent chunks and keeps beating, but never delivers a
+    result (stuck in a call that never ends, a wedged loop): a heartbeat alone
+    would keep the owner waiting for ever. After ENGINE_CHUNK_STALL_S without
+    progress the owner takes the chunks back and runs their steps, each once."""
+    import os
+    import threading
+
+    from django.db import connections
+    from django.utils import timezone
+
+    from engine.models import Chunk
+
+    settings.ENGINE_SPREAD_MIN_BATCH = 4
+    settings.ENGINE_SPREAD = "always"
+    settings.ENGINE_SPREAD_CHUNK = 3
+    settings.ENGINE_SPREAD_QUEUE = f"nobody-serves-{os.getpid()}"  # the test itself plays the stuck worker
+    settings.ENGINE_REMOTE_START_S = 60  # unclaimed chunks would wait this long: only the stall can bring them back
+    settings.ENGINE_CHUNK_STALL_S = 2
+    stop, claimed = threading.Event(), []
+
+    def stuck_worker() -> None:
+        try:
+            while not stop.is_set():
+                now = timezone.now()
+                claimed.extend(Chunk.objects.filter(claimed_by="").values_list("name", flat=True))
+                Chunk.objects.filter(claimed_by="").update(claimed_by="stuck-worker", beat_at=now, progress_at=now)
+                Chunk.objects.filter(claimed_by="stuck-worker").update(beat_at=now)  # alive, never any progress
+                time.sleep(0.2)
+        finally:
+            connections.close_all()
+
+    beating = threading.Thread(target=stuck_worker)
+    beating.start()
+    started = time.monotonic()
+    try:
+        run = run_graph(llm_fanout("{{ range(9) | list }}"), timeout=30)
+    finally:
+        stop.set()
+        beating.join()
+    assert run.status == "succeeded", run.error
+    assert len(claimed) == 2, claimed  # the owner kept one share, two went out and were claimed
+    assert 2 <= time.monotonic() - started < 15
+    assert run.output == [f"fake reply to: item {i}" for i in range(9)]
+    assert len(fake_llm.requests) == 9  # the stuck worker made none; the owner made each once
+    assert not Chunk.objects.filter(run=run).exists()  # forgotten once the run ended
+
+
 def test_a_failed_remote_step_fails_the_run_with_its_message(run_graph, fake_llm, settings):
     settings.ENGINE_SPREAD_MIN_BATCH = 2
     settings.ENGINE_SPREAD = "always"  # even with one worker process
