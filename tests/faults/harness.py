@@ -86,6 +86,23 @@ class Deployment:
         self.supervisor = threading.Thread(target=self._supervise, daemon=True)
         self.supervisor.start()
 
+    def wait_ready(self, timeout: float = 90.0) -> float:
+        """Wait until every worker process has announced itself (engine/workers.py,
+        at Celery's worker_ready): on a loaded machine a worker takes several
+        seconds to boot, and faults injected before the workers consume prove
+        nothing. Returns the seconds waited."""
+        import redis
+
+        from engine import workers
+
+        started = time.monotonic()
+        client = redis.Redis.from_url(self.redis_url)
+        while time.monotonic() - started < timeout:
+            if client.zcard(workers.KEY) >= len(self.workers):
+                return time.monotonic() - started
+            time.sleep(0.2)
+        raise RuntimeError(f"the workers did not come up within {timeout:g} s")
+
     def _start_worker(self, i: int) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads",
                                  "-c", str(self.threads), "-n", f"fault{i}-{time.monotonic_ns()}@%h", "-l", "error",
