@@ -208,18 +208,19 @@ class Recorder:
             "history_tokens": sum(len(str(m["content"])) for m in history) // 4,
         })}
 
-    def update_conversation(self, output: Any, updating_nodes: list[str]) -> None:
-        """A chat turn succeeded: add the message and the reply, and apply what its steps remembered."""
-        from .product import product
-
+    def conversation_turn(self, output: Any, updating_nodes: list[str]) -> dict[str, Any] | None:
+        """What a chat turn that succeeded adds to its conversation (the message,
+        the reply, what its steps remembered): written by `finish`, in the
+        transaction that ends the run under the lease — never by an owner that
+        lost the run, and never twice."""
         if self.run.conversation_id is None:
-            return
+            return None
         self.flush()
         reply = output.get("reply") if isinstance(output, dict) and "reply" in output else output
         updates = list(self.run.steps.filter(node_id__in=updating_nodes, status=Step.Status.SUCCEEDED).order_by("seq")
                        .values_list("output", flat=True))
-        product().record_turn(self.run.conversation_id, run_id=self.run.pk, message=(self.run.input or {}).get("message", ""),
-                              reply=reply, updates=[u for u in updates if isinstance(u, dict)])
+        return {"conversation_id": self.run.conversation_id, "run_id": self.run.pk, "message": (self.run.input or {}).get("message", ""),
+                "reply": reply, "updates": [u for u in updates if isinstance(u, dict)]}
 
     def find_step(self, node: str, key: str) -> Step | None:
         return Step.objects.filter(run=self.run, node_id=node, key=key).first()
@@ -257,9 +258,17 @@ class Recorder:
     def cancel_requested(self) -> bool:
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
-    def finish(self, *, status: str, output: Any, error: dict | None, tokens: int, cost: float, steps: int) -> None:
+    def finish(self, *, status: str, output: Any, error: dict | None, tokens: int, cost: float, steps: int,
+               turn: dict[str, Any] | None = None) -> None:
+        """End the run, fenced: its steps, its status and (a chat turn) its
+        conversation's new messages in one transaction, or none of them."""
         with transaction.atomic():
             self.flush()
             self._fence(status=status, output=output, error=error, tokens=tokens, cost_usd=cost, steps_count=steps,
                         finished_at=timezone.now(), owner="", lease_until=None)
+            if turn is not None:
+                from .product import product
+
+                turn = dict(turn)
+                product().record_turn(turn.pop("conversation_id"), **turn)
             self.close_running_steps(self.run.pk, f"the run {status} before this step's result came")

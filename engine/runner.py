@@ -312,11 +312,12 @@ class RunExecutor:
             self._abort_in_flight(stop.message)
             return self._finish(stop.status, error={"message": stop.message, "node": stop.node, "reason": stop.reason})
         output = self._run_output()
-        self.recorder.update_conversation(output, [n for n, t in self.graph.types.items() if t.updates_conversation])
+        # The turn is written with the run's end, fenced (Recorder.finish), whichever way it ended here.
+        turn = self.recorder.conversation_turn(output, [n for n, t in self.graph.types.items() if t.updates_conversation])
         failed_ending = self._failed_ending()
         if failed_ending is not None:
-            return self._finish("failed", output=output, error=failed_ending)
-        return self._finish("succeeded", output=output)
+            return self._finish("failed", output=output, error=failed_ending, turn=turn)
+        return self._finish("succeeded", output=output, turn=turn)
 
     # ------------------------------------------------------------------ main loop
 
@@ -887,7 +888,7 @@ class RunExecutor:
             return {"message": message, "node": node, "reason": "outcome"}
         return None
 
-    def _finish(self, status: str, output: Any = None, error: dict | None = None) -> str:
+    def _finish(self, status: str, output: Any = None, error: dict | None = None, turn: dict | None = None) -> str:
         self.stopping = True
         if self.listener is not None:
             try:
@@ -897,7 +898,7 @@ class RunExecutor:
         if error:
             error = {k: v for k, v in error.items() if v is not None}
         output, error = values.encodable(output), values.encodable(error)
-        self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps)
+        self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps, turn=turn)
         if self.chunks_sent or self.resumed:
             try:
                 execution.forget_chunks(self.run.pk)

@@ -96,3 +96,33 @@ def test_the_chat_page_shows_the_conversation(worker, personas, client_for, clie
     assert "Chat with Echo chat" in client.get("/").content.decode()
     client.force_login(personas["mallory"])
     assert client.get(f"/conversations/{conversation_id}/").status_code == 404
+
+
+def test_an_owner_that_lost_the_run_writes_nothing_to_the_conversation(personas, client_for, transactional_db, monkeypatch):
+    """The turn's messages are written with the run's end, under its lease: an
+    owner whose run was taken over just before it finished adds no message
+    (the new owner adds them, once)."""
+    from editor.models import Run
+    from engine.runner import RunExecutor
+
+    client = client_for(personas["alice"])
+    conversation = Conversation.objects.get(pk=chat(personas, client))
+    # Created as send_message does, without queueing it: this test is the worker.
+    run = Run.objects.create(graph=CHAT, team=personas["acme"], input={"message": "hello"}, trigger="chat", conversation=conversation)
+    real_output = RunExecutor._run_output
+
+    def taken_over_meanwhile(self):
+        Run.objects.filter(pk=self.run.pk).update(owner="another-worker/1", epoch=self.lease.epoch + 1)
+        return real_output(self)
+
+    monkeypatch.setattr(RunExecutor, "_run_output", taken_over_meanwhile)
+    assert RunExecutor(run.pk).execute() is None  # it stopped: not its run any more
+    conversation.refresh_from_db()
+    assert conversation.history == [] and conversation.turns == 0
+    assert Run.objects.get(pk=run.pk).status == "running"
+    monkeypatch.setattr(RunExecutor, "_run_output", real_output)
+    Run.objects.filter(pk=run.pk).update(owner="", lease_until=None)  # the new owner let go (say): the run is taken again
+    assert RunExecutor(run.pk).execute() == "succeeded"
+    conversation.refresh_from_db()
+    assert [m["content"] for m in conversation.history] == ["hello", "turn 1: you said hello; before: "]
+    assert conversation.turns == 1
