@@ -26,7 +26,7 @@ import time
 import types
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import update_wrapper
+from functools import lru_cache, update_wrapper
 from typing import Any
 
 from jinja2 import nodes as jnodes
@@ -446,12 +446,8 @@ _OPEN = {"(", "[", "{", "{{", "{%"}
 _CLOSE = {")", "]", "}", "}}", "%}"}
 
 
-def check_source(env: OrchestratorSandbox, source: str, *, expression: bool = False) -> None:
-    """Refuse a template that is too long or nests too deeply before Jinja's
-    recursive parser (and Python's compiler) see it: 100 nested parentheses
-    are enough to exhaust Python's recursion limit there."""
-    if len(source) > MAX_TEMPLATE_CHARS:
-        raise TemplateLimit(f"the template is {len(source)} characters, over the limit of {MAX_TEMPLATE_CHARS}")
+def _shape(env: OrchestratorSandbox, source: str, expression: bool) -> tuple[int, int]:
+    """(deepest nesting, expression tokens) of a template source."""
     depth = deepest = tokens = 0
     # The lexer is a loop over regular expressions, not recursive; it knows strings from brackets.
     for _lineno, token, value in env.lexer.tokeniter(source, None, state="variable" if expression else None):
@@ -463,6 +459,26 @@ def check_source(env: OrchestratorSandbox, source: str, *, expression: bool = Fa
             deepest = max(deepest, depth)
         elif value in _CLOSE:
             depth -= 1
+    return deepest, tokens
+
+
+# A fan-out renders the same short templates once per item: their shape is
+# counted once (the lexing was ~40 % of rendering "item {{ item }}"), within
+# the same bounds as the compiled-template cache (engine/templating.py).
+_SHAPE_CACHED_CHARS = 4096
+_cached_shape = lru_cache(maxsize=2048)(_shape)
+
+
+def check_source(env: OrchestratorSandbox, source: str, *, expression: bool = False) -> None:
+    """Refuse a template that is too long or nests too deeply before Jinja's
+    recursive parser (and Python's compiler) see it: 100 nested parentheses
+    are enough to exhaust Python's recursion limit there."""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateLimit(f"the template is {len(source)} characters, over the limit of {MAX_TEMPLATE_CHARS}")
+    if len(source) <= _SHAPE_CACHED_CHARS:
+        deepest, tokens = _cached_shape(env, source, expression)
+    else:
+        deepest, tokens = _shape(env, source, expression)
     if deepest > MAX_TEMPLATE_NESTING:
         raise TemplateLimit(
             f"the template nests {deepest} levels deep, over the limit of {MAX_TEMPLATE_NESTING}; "
