@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import F, QuerySet
 
-from .models import Membership, Run, Team, Workflow
+from .models import Membership, Run, Team, Workflow, WorkflowVersion
 
 WRITE_ROLES = {Membership.Role.OWNER, Membership.Role.EDITOR}
 
@@ -20,6 +20,20 @@ def workflows_of(user, with_role: bool = False) -> QuerySet[Workflow]:
         # One join gives both the visibility and the user's role in the team.
         return Workflow.objects.filter(team__memberships__user=user).annotate(my_role=F("team__memberships__role"))
     return Workflow.objects.filter(team__in=teams_of(user))
+
+
+def latest_version_with_role(user, workflow_id) -> WorkflowVersion | None:
+    """A workflow's latest version with its workflow, team and the user's role
+    (`my_role`) in one query, or None when the user cannot see it: starting a
+    run (POST /runs/, the busiest write) needs all four."""
+    if not user.is_authenticated:
+        return None
+    version = (WorkflowVersion.objects.filter(workflow_id=workflow_id, workflow__team__memberships__user=user)
+               .annotate(my_role=F("workflow__team__memberships__role")).select_related("workflow__team")
+               .order_by("-number").first())
+    if version is not None:
+        version.workflow.my_role = version.my_role
+    return version
 
 
 def teams_with_role(user) -> QuerySet[Team]:

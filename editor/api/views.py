@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
@@ -400,13 +401,16 @@ class WorkflowViewSet(viewsets.ViewSet):
     @extend_schema(request=RunCreateSerializer, responses={201: RunSummarySerializer}, parameters=RUN_PAGE_PARAMETERS)
     @action(detail=True, methods=["get", "post"])
     def runs(self, request, pk=None):
-        workflow = self._get(request, pk)
         if request.method == "GET":
+            workflow = self._get(request, pk)
             return _run_page(request, workflow.runs.select_related("version", "triggered_by"))
+        version = access.latest_version_with_role(request.user, pk)
+        if version is None:
+            raise Http404("No Workflow matches the given query.")  # the words of _get's 404
+        workflow = version.workflow
         _require_write(request, workflow.team_id, workflow.my_role)
         data = _valid(RunCreateSerializer, request.data)
-        version = workflow.latest_version
-        if data.get("version") is not None:
+        if data.get("version") is not None and data["version"] != version.number:
             version = workflow.versions.filter(number=data["version"]).first()
             if version is None:
                 return Response({"error": f"version: workflow {workflow.pk} has no version {data['version']}"}, status=400)

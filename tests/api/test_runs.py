@@ -345,3 +345,22 @@ def test_cancel_a_running_run_stops_it(worker, personas, client_for, llm_workflo
     assert {s["node_id"]: s["status"] for s in detail["steps"]}["write"] == "cancelled"
     # Cancelling again is a conflict: it is over.
     assert client.post(f"/api/runs/{run_id}/cancel/").status_code == 409
+
+
+def test_starting_a_run_reads_the_database_once(personas, acme_workflow):
+    """POST /runs/ is the busiest write: the workflow, its latest version, its team and the
+    caller's role come in one SELECT (the API token is remembered, TOKEN_CACHE_S), then
+    the run and its activity line are inserted."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=personas['bob']).key}")
+    assert start(client, acme_workflow).status_code == 201  # the token is remembered from here on
+    with CaptureQueriesContext(connection) as queries:
+        r = start(client, acme_workflow)
+    assert r.status_code == 201 and r.json()["version"] == 1
+    verbs = [q["sql"].split()[0] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert verbs == ["SELECT", "INSERT", "INSERT"], queries.captured_queries
