@@ -7,18 +7,17 @@ in the snapshot is not sent again, so nothing is lost or duplicated."""
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db.models import Exists, OuterRef
 
 from engine import events
 from engine.streaming import coalesce, read_log
 
-from . import access
-from .models import Run, Step
+from .models import Membership, Run, Step, WorkflowVersion
 
 
 WS_MAX_FRAME_BYTES = int(os.environ.get("WS_MAX_FRAME_BYTES", "65536"))
@@ -32,6 +31,43 @@ def _after(scope) -> int | None:
     if not value.isascii() or not value.isdigit() or len(value) > 18:
         return None
     return int(value)
+
+
+@lru_cache(maxsize=1)
+def _summary_sql() -> str:
+    """The run, its version number, who started it and whether a demo model
+    answered any step, if the user is in the run's team: one query, for the
+    snapshot every run's socket starts with.
+
+    Written once as SQL (from the models' own table and column names) rather
+    than built by the ORM per socket: compiling that queryset (a join, a
+    deferred column, an EXISTS, the team check) was a quarter of the web
+    process's CPU for a WebSocket (bench/split_cpu.py). The model's fields
+    still convert the values (Run.objects.raw), and the graph, the largest
+    column, is left out as before."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    q = connection.ops.quote_name
+    run, version, step, membership = Run._meta, WorkflowVersion._meta, Step._meta, Membership._meta
+    user_model = get_user_model()
+    user = user_model._meta
+
+    def col(meta, name: str) -> str:
+        return q(meta.get_field(name).column)
+
+    columns = ", ".join(f"r.{q(f.column)}" for f in run.concrete_fields if f.name != "graph")
+    return (
+        f"SELECT {columns}, v.{col(version, 'number')} AS version_number, "
+        f"u.{col(user, user_model.USERNAME_FIELD)} AS triggered_by_username, "
+        f"EXISTS (SELECT 1 FROM {q(step.db_table)} s WHERE s.{col(step, 'run')} = r.{q(run.pk.column)} "
+        f"AND s.{col(step, 'demo')} = %s) AS has_demo_step "
+        f"FROM {q(run.db_table)} r "
+        f"LEFT JOIN {q(version.db_table)} v ON v.{q(version.pk.column)} = r.{col(run, 'version')} "
+        f"LEFT JOIN {q(user.db_table)} u ON u.{q(user.pk.column)} = r.{col(run, 'triggered_by')} "
+        f"WHERE r.{q(run.pk.column)} = %s AND r.{col(run, 'team')} IN "
+        f"(SELECT m.{col(membership, 'team')} FROM {q(membership.db_table)} m WHERE m.{col(membership, 'user')} = %s)"
+    )
 
 
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):
@@ -115,11 +151,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         """The run's summary if the user may see it, else None."""
         from .api.serializers import RunSummarySerializer
 
-        # Without the graph (the largest column, unused here) and with the
-        # demo flag in the same query: this runs once per socket, per run.
-        demo = Step.objects.filter(run=OuterRef("pk"), demo=True)
-        run = (access.runs_of(user).select_related("version", "triggered_by").defer("graph")
-               .annotate(has_demo_step=Exists(demo)).filter(pk=self.run_id).first())
+        run = next(iter(Run.objects.raw(_summary_sql(), [True, self.run_id, user.pk])), None)
         return None if run is None else RunSummarySerializer(run).data
 
     @database_sync_to_async

@@ -147,17 +147,23 @@ class RunSummarySerializer(serializers.ModelSerializer):
         """The webhook, schedule or MCP trigger that started the run."""
         return run.trigger_ref
 
+    # version_number / triggered_by_username: read in the run's own query by
+    # a caller that selected them (the run WebSocket's snapshot).
     def get_version(self, run: Run) -> int | None:
+        if hasattr(run, "version_number"):
+            return run.version_number
         return run.version.number if run.version_id else None
 
     def get_triggered_by(self, run: Run) -> str | None:
+        if hasattr(run, "triggered_by_username"):
+            return run.triggered_by_username
         return run.triggered_by.get_username() if run.triggered_by_id else None
 
     def get_demo(self, run: Run) -> bool:
         """True when any step was answered by the offline demo model (read in
         the run's own query when the caller annotated `has_demo_step`)."""
         if hasattr(run, "has_demo_step"):
-            return run.has_demo_step
+            return bool(run.has_demo_step)  # SQLite's EXISTS is 0 or 1
         return run.steps.filter(demo=True).exists()
 
 

@@ -166,3 +166,25 @@ def test_a_quiet_socket_stays_open_and_still_gets_what_follows(live_daphne, tran
             events.group_name(run.pk), {"type": "run.events", "events": [{"type": "step.delta", "seq": 10**6, "node": "write", "text": "late"}]})
         message = json.loads(ws.recv(timeout=10))
         assert message["type"] == "events" and message["events"][0]["text"] == "late"
+
+
+def test_the_snapshot_describes_the_run_as_the_api_does(live_daphne, worker, personas, settings):
+    """The snapshot's summary is read with its own SQL (editor/consumers.py): it
+    must say what GET /api/runs/{id}/ says — version, who started it, the demo
+    flag, usage, times."""
+    from editor.api.serializers import RunSummarySerializer
+    from editor.models import Run
+    from tests.api.builders import saved_workflow
+
+    workflow = saved_workflow(personas["acme"], personas["alice"], graph={**GRAPH, "inputs": {"type": "object"}}, name="Tides")
+    settings.OPENAI_API_KEY = ""
+    settings.DEMO_TOKEN_DELAY_MS = 1
+    version = workflow.latest_version
+    run = services.start_run(workflow=workflow, version=version, graph=version.graph, team=personas["acme"], user=personas["alice"],
+                             run_input={"topic": "tides"}, trigger="api")
+    wait_for_run(run.pk)
+    with socket(live_daphne, run.pk, personas["bob"]) as ws:
+        snapshot = json.loads(ws.recv(timeout=10))
+    expected = json.loads(json.dumps(RunSummarySerializer(Run.objects.get(pk=run.pk)).data, default=str))
+    assert snapshot["run"] == expected
+    assert snapshot["run"]["version"] == 1 and snapshot["run"]["triggered_by"] == "alice" and snapshot["run"]["demo"] is True
