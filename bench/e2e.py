@@ -135,9 +135,10 @@ class Instance:
 
     def stop(self) -> None:
         if self.serve.poll() is None:
-            os.killpg(self.serve.pid, signal.SIGTERM)
+            # SIGINT, as Ctrl-C: `serve` stops its children itself and waits for them.
+            self.serve.send_signal(signal.SIGINT)
             try:
-                self.serve.wait(20)
+                self.serve.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(self.serve.pid, signal.SIGKILL)
         if self.redis:

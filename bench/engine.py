@@ -165,7 +165,69 @@ def bench_user():
     return User.objects.filter(username="bench").first() or User.objects.create_user("bench", password="bench-password")
 
 
+def wait_for_web(port: int) -> None:
+    """The web process may still be starting: its port answers first."""
+    import socket
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def post_concurrently(port: int, path: str, body: bytes, headers: dict[str, str], expect: int, total: int = 200,
+                      concurrency: int = 10) -> tuple[float, list[bytes]]:
+    """`total` POSTs of `body` to `path` from `concurrency` clients, each on one
+    kept-alive connection (as HTTP clients and load tools use): the seconds
+    they took and the answers. Any answer but `expect` fails the measure —
+    an error in a client thread must not pass for a fast run (it once did:
+    threads that died on their first answer left nothing to wait for, and the
+    table said 1540 runs/s)."""
+    import http.client
+
+    lock = threading.Lock()
+    counter = iter(range(total))
+    answers: list[bytes] = []
+    errors: list[str] = []
+
+    def client():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        try:
+            while not errors:
+                with lock:
+                    if next(counter, None) is None:
+                        return
+                connection.request("POST", path, body=body, headers={"Content-Type": "application/json", **headers})
+                response = connection.getresponse()
+                payload = response.read()
+                with lock:
+                    (answers if response.status == expect else errors).append(
+                        payload if response.status == expect else f"{response.status} {payload[:200]!r}")
+        except Exception as exc:  # a refused or broken connection counts as a failed call
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors or len(answers) != total:
+        raise RuntimeError(f"POST {path}: {len(errors)} of {total} calls failed, e.g. {errors[0] if errors else 'none answered'}")
+    return elapsed, answers
+
+
 def api_throughput(port: int, total: int = 200, concurrency: int = 10) -> float:
+    """Runs per second through POST /runs/, from the first POST until every run has finished
+    (polled in the database here: bench/e2e.py measures the same with each run's WebSocket)."""
     from rest_framework.authtoken.models import Token
 
     from editor import services
@@ -175,37 +237,10 @@ def api_throughput(port: int, total: int = 200, concurrency: int = 10) -> float:
     token = Token.objects.get_or_create(user=user)[0].key
     workflow = services.create_workflow(team=user.personal_team, user=user, graph=chain(3), name="five nodes")
     path = f"/api/workflows/{workflow.pk}/runs/"
-    body = json.dumps({"input": {"n": 1}}).encode()
-    ids: list[int] = []
-    lock = threading.Lock()
-    counter = iter(range(total))
-
-    def client():
-        # One kept-alive connection per client, as HTTP clients and load tools use.
-        import http.client
-
-        connection = http.client.HTTPConnection("127.0.0.1", port)
-        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-        while True:
-            with lock:
-                if next(counter, None) is None:
-                    connection.close()
-                    return
-            connection.request("POST", path, body=body, headers=headers)
-            response = connection.getresponse()
-            payload = response.read()
-            if response.status != 201:
-                raise RuntimeError(f"POST {path}: {response.status} {payload[:200]!r}")
-            with lock:
-                ids.append(json.loads(payload)["id"])
-
     started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    posted = time.perf_counter() - started
+    posted, answers = post_concurrently(port, path, json.dumps({"input": {"n": 1}}).encode(), {"Authorization": f"Token {token}"}, 201,
+                                        total, concurrency)
+    ids = [json.loads(answer)["id"] for answer in answers]
     while Run.objects.filter(pk__in=ids).exclude(status__in=["succeeded", "failed", "cancelled"]).exists():
         time.sleep(0.005)
     elapsed = time.perf_counter() - started
@@ -290,51 +325,12 @@ def webhook_once(port: int, path: str, body: dict) -> float:
 
 def webhook_throughput(port: int, path: str, total: int = 200, concurrency: int = 10) -> float:
     """Runs per second for `total` webhook calls answered with the output, `concurrency` clients on kept-alive connections."""
-    import http.client
-
-    lock = threading.Lock()
-    counter = iter(range(total))
-    errors: list[str] = []
-    body = json.dumps({"n": 1}).encode()
-
-    def client():
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        while True:
-            with lock:
-                if next(counter, None) is None:
-                    connection.close()
-                    return
-            connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
-            response = connection.getresponse()
-            payload = response.read()
-            if response.status != 200:
-                errors.append(f"{response.status} {payload[:200]!r}")
-
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise RuntimeError(f"{len(errors)} of {total} webhook calls failed, e.g. {errors[0]}")
+    elapsed, _ = post_concurrently(port, path, json.dumps({"n": 1}).encode(), {}, 200, total, concurrency)
     return total / elapsed
 
 
 def webhook_rows(port: int, fake, repeats: int) -> list[tuple[str, str, str, str]]:
     """The five workloads through a webhook that answers with the output (how peers are measured)."""
-    import socket
-
-    deadline = time.monotonic() + 60
-    while True:  # daphne may still be starting
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
     rows = []
     short, long = webhook_for(chain(1), "hook chain 1"), webhook_for(chain(51), "hook chain 51")
     webhook_once(port, short, {"n": 1}), webhook_once(port, long, {"n": 1})  # warm-up
@@ -373,6 +369,7 @@ def main() -> None:
     rows = []
     try:
         time.sleep(3)  # the worker connects to the broker
+        wait_for_web(state["port"])
         if "node" in only:
             median, spread, _ = per_node_cost(args.repeats)
             rows.append(("extra cost per node, 50-node transform chain", f"{median:.3f} ms", f"x{spread:.2f}", "<= 0.5 ms (n8n ~0.5 ms)"))
