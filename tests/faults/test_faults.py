@@ -230,7 +230,7 @@ def test_a_streaming_client_loses_no_event_across_a_daphne_restart(personas):
     from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
-    ledger = Ledger(min_s=0.5, max_s=0.8)  # a run long enough for two restarts and reconnects on a loaded machine
+    ledger = Ledger(min_s=1.0, max_s=1.5)  # a run long enough (~15 s) for two daphne restarts on a loaded machine
     deployment = Deployment(workers=1, threads=4)
     try:
         deployment.start_web()
