@@ -123,3 +123,41 @@ def test_the_run_history_pages_back_to_the_oldest_run(page, live_daphne, worker,
     items.nth(104).wait_for()
     assert items.count() == 105 and f"#{oldest}" in items.nth(104).text_content()
     assert page.get_by_role("button", name="Older runs").count() == 0  # nothing older is left
+
+
+def test_a_parent_parked_on_its_sub_workflow_says_so_and_finishes_when_the_child_does(page, live_daphne, worker, personas):
+    """The child asks a person; its parent is parked meanwhile (no worker held)
+    and its run view says what it waits for — not "a person". The child's
+    answer ends the child, which wakes the parent."""
+    bob = personas["bob"]
+    real_password(bob, "bob-password")
+    child_graph = {"format": "orchestrator.workflow/v1", "name": "Sign-off",
+                   "nodes": [{"id": "start", "type": "start"},
+                             {"id": "ok", "type": "human", "config": {"prompt": "Sign off?"}},
+                             {"id": "out", "type": "output", "config": {"value": "signed"}}],
+                   "edges": [{"source": "start", "target": "ok"}, {"source": "ok", "source_port": "approved", "target": "out"}]}
+    child = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph)
+    parent_graph = {"format": "orchestrator.workflow/v1", "name": "Release",
+                    "nodes": [{"id": "start", "type": "start"},
+                              {"id": "sign", "type": "subworkflow", "name": "Sign-off", "config": {"workflow": child.pk}},
+                              {"id": "out", "type": "output", "config": {"value": "released, {{ nodes.sign.output }}"}}],
+                    "edges": [{"source": "start", "target": "sign"}, {"source": "sign", "target": "out"}]}
+    parent = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=parent_graph)
+    run = services.start_run(workflow=parent, version=parent.latest_version, graph=parent.latest_version.graph,
+                             team=personas["acme"], user=personas["alice"], run_input={}, trigger="test")
+    sign_in(page, live_daphne, "bob", "bob-password")
+    page.goto(f"http://{live_daphne}/runs/{run.pk}/")
+    waiting = page.get_by_test_id("run-waiting")
+    waiting.wait_for(timeout=20000)
+    assert "Waiting for its sub-workflow run" in waiting.text_content()
+    assert "person" not in waiting.text_content()
+    shot(page, "05-waiting-for-a-sub-workflow")
+    from editor.models import Run
+    from tests.conftest import wait_for_run
+
+    kid = Run.objects.get(parent_run=run)
+    assert Run.objects.get(pk=run.pk).owner == ""  # parked: no worker holds it
+    services.answer_human_step(kid, user=bob, node="ok", key=None, decision="approve")
+    assert wait_for_run(run.pk).output == "released, signed"
+    page.wait_for_function("() => /succeeded/i.test(document.querySelector('[data-testid=run-status]')?.textContent || '')", timeout=20000)
+    assert "released, signed" in page.get_by_test_id("run-output").text_content()

@@ -84,3 +84,47 @@ def test_parents_waiting_for_children_hold_no_worker_thread(run_graph, personas,
     assert [r.status for r in finished] == ["succeeded"] * len(parents), [(r.status, r.error) for r in finished]
     assert sorted(r.output for r in finished) == sorted(f"got W{i}!" for i in range(threads + 2))
     assert Run.objects.filter(parent_run__in=[p.pk for p in parents], status="succeeded").count() == len(parents)
+
+
+def _parked_parent_with_child(personas, child_status: str):
+    """A parent parked on its sub-workflow step (as the runner leaves it) and its child."""
+    from django.utils import timezone
+
+    from editor.models import Step
+
+    child_wf = services.create_workflow(team=personas["acme"], user=personas["alice"], graph=child_graph())
+    parent = Run.objects.create(graph=parent_graph(child_wf.pk), team=personas["acme"], input={"word": "x"}, status="waiting",
+                                started_at=timezone.now())
+    Step.objects.create(run=parent, node_id="call", key="1", node_type="subworkflow", status="running", seq=0)
+    child = Run.objects.create(graph=child_graph(), team=personas["acme"], input={"text": "x"}, parent_run=parent, parent_node="call",
+                               parent_key="1", depth=1, status=child_status, trigger="subworkflow")
+    return parent, child
+
+
+def test_the_sweeper_wakes_a_parent_whose_childs_wake_up_was_lost(personas, db, monkeypatch):
+    from engine import tasks
+
+    sent = []
+    monkeypatch.setattr(tasks.advance_run, "delay", lambda run_id: sent.append(run_id))
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    parent, child = _parked_parent_with_child(personas, "running")
+    Run.objects.filter(pk=child.pk).update(owner="worker/1", lease_until=timezone.now() + timedelta(seconds=60))
+    assert tasks.sweep_orphaned_runs() == []  # the child still runs (a live owner holds it): the parent sleeps on
+    Run.objects.filter(pk=child.pk).update(status="succeeded", output="X!")
+    assert tasks.sweep_orphaned_runs() == [parent.pk]
+    assert sent == [parent.pk]
+
+
+def test_cancelling_a_parked_parent_cancels_its_child(personas, db, monkeypatch):
+    from editor.models import Step
+    from engine import tasks
+
+    monkeypatch.setattr(tasks.advance_run, "delay", lambda run_id: None)
+    parent, child = _parked_parent_with_child(personas, "running")
+    services.cancel_run(parent, personas["alice"])
+    assert Run.objects.get(pk=parent.pk).status == "cancelled"
+    assert Run.objects.get(pk=child.pk).cancel_requested  # a running child is asked to stop (its owner stops it)
+    assert Step.objects.get(run=parent, node_id="call").status == "cancelled"

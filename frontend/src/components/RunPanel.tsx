@@ -116,7 +116,8 @@ export function RunPanel({ run, connection, canCancel, cancelling, cancelError, 
       )}
       {status === "waiting" && (
         <div className="run-waiting" role="status" data-testid="run-waiting">
-          <strong>Waiting for a person.</strong>{" "}
+          {/* A run also parks while its sub-workflow runs (no worker waits for either). */}
+          <strong>{waitingSteps(run).length ? "Waiting for a person." : "Waiting for its sub-workflow run."}</strong>{" "}
           {waitingSteps(run).map((step) => (
             <div key={step.id} className="waiting-step">
               <button type="button" className="link" onClick={() => onSelectNode(step.node)}>
