@@ -4,7 +4,7 @@
 In its own process it neither shares a GIL with the client that measures nor
 with the system measured. A second port serves its counters:
 
-    GET  /stats  -> {"requests": n, "max_in_flight": m}
+    GET  /stats  -> {"requests": n, "max_in_flight": m, "arrival_spread_ms": first to last arrival}
     POST /reset  -> counters back to zero
 
     .venv/bin/python bench/fake_server.py --latency 0.2 [--tokens 200 --token-delay 0.005 --timestamps]
@@ -49,7 +49,10 @@ class CountingFake(FakeOpenAI):
             while arrivals[first] <= at - window:
                 first += 1
             peak = max(peak, last - first + 1)
-        return {"requests": count, "max_in_flight": peak}
+        # How long the requests took to arrive, first to last: a fan-out's
+        # calls leave one after another, and this is how far apart.
+        spread_ms = (arrivals[-1] - arrivals[0]) * 1000 if arrivals else 0.0
+        return {"requests": count, "max_in_flight": peak, "arrival_spread_ms": round(spread_ms, 1)}
 
     def clear(self) -> None:
         with self._lock:

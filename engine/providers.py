@@ -2,6 +2,7 @@
 the default provider from the environment (or the demo model without a key)."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 from django.conf import settings
@@ -34,18 +35,32 @@ def _resolve(team_id: int | None, credential: str | None, model: str | None) -> 
 _resolved: dict[tuple[int | None, str, str | None], tuple[float, ModelTarget]] = {}
 
 
+# A miss shared by the calls that miss together: when the entry is cold (the
+# first fan-out, or every ENGINE_CREDENTIAL_CACHE_S), a hundred calls starting
+# at once would each read and decrypt the credential on a thread of their own.
+_pending: dict[tuple[int, tuple[int | None, str, str | None]], "asyncio.Future[ModelTarget]"] = {}
+
+
 async def resolve(team_id: int | None, credential: str | None, model: str | None) -> ModelTarget:
     if not credential:
         return default_target(model)
     key = (team_id, credential, model)
-    now = time.monotonic()
     hit = _resolved.get(key)
-    if hit and hit[0] > now:
+    if hit and hit[0] > time.monotonic():
         return hit[1]
-    target = await off_loop(_resolve)(team_id, credential, model)
+    loop = asyncio.get_running_loop()
+    shared = _pending.get((id(loop), key))
+    if shared is None:
+        shared = _pending[(id(loop), key)] = asyncio.ensure_future(_look_up(key))
+        shared.add_done_callback(lambda _done, _key=(id(loop), key): _pending.pop(_key, None))
+    return await asyncio.shield(shared)
+
+
+async def _look_up(key: tuple[int | None, str, str | None]) -> ModelTarget:
+    target = await off_loop(_resolve)(*key)
     if len(_resolved) > 1024:
         _resolved.clear()
-    _resolved[key] = (now + float(getattr(settings, "ENGINE_CREDENTIAL_CACHE_S", 5.0)), target)
+    _resolved[key] = (time.monotonic() + float(getattr(settings, "ENGINE_CREDENTIAL_CACHE_S", 5.0)), target)
     return target
 
 
