@@ -5,7 +5,10 @@ import os
 
 from celery import Celery
 
+from . import kombu_fix
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
+kombu_fix.apply()  # a worker rides out a Redis restart (see orchestrator_site/kombu_fix.py)
 
 class OrchestratorCelery(Celery):
     """Celery with one result backend per process when results are off.
