@@ -78,13 +78,15 @@ RUN_PAGE_PARAMETERS = [
     OpenApiParameter("before", int, description="only runs older than this run id: the `X-Next-Before` header of the previous page"),
     OpenApiParameter("status", str, enum=["queued", "running", "waiting", "succeeded", "failed", "cancelled"]),
     OpenApiParameter("trigger", str, description="only runs started by this trigger type: manual, api, webhook, schedule, mcp, …"),
+    OpenApiParameter("exclude_trigger", str, description="leave out runs started by these trigger types, comma-separated: "
+                     "the editor's history sends experiment so an experiment's many runs do not bury the manual ones"),
     OpenApiParameter("version", int, description="only runs of this version number"),
     OpenApiParameter("q", str, description="only runs whose input contains this text (case-insensitive)"),
     OpenApiParameter("since", str, description="only runs created at or after this ISO date or date-time"),
     OpenApiParameter("until", str, description="only runs created before this ISO date-time (a date: up to the end of that day)"),
 ]
 
-RUN_FILTERS = {"limit", "before", "status", "trigger", "version", "q", "since", "until", "format"}
+RUN_FILTERS = {"limit", "before", "status", "trigger", "exclude_trigger", "version", "q", "since", "until", "format"}
 
 
 def _when_param(params, name: str, end_of_day: bool = False):
@@ -130,6 +132,9 @@ def _run_page(request, runs, extra_filters: tuple[str, ...] = ()):
     trigger_filter = params.get("trigger")
     if trigger_filter:
         runs = runs.filter(trigger=trigger_filter[:20])  # manual, api, webhook, schedule, mcp, …
+    excluded = [t.strip()[:20] for t in params.get("exclude_trigger", "").split(",") if t.strip()]
+    if excluded:
+        runs = runs.exclude(trigger__in=excluded[:20])
     version = _int_param(params, "version", None, 1, None)
     if version is not None:
         runs = runs.filter(version__number=version)

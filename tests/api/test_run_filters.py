@@ -51,6 +51,8 @@ def test_workflow_runs_filter_by_status_trigger_version_text_and_date(history, p
     assert ids_of(client.get(base + "?status=failed")) == {ids["manual_failed"]}
     assert ids_of(client.get(base + "?trigger=manual")) == {ids["manual_ok"], ids["manual_failed"]}
     assert ids_of(client.get(base + "?q=OWLS")) == {ids["manual_ok"]}
+    assert ids_of(client.get(base + "?exclude_trigger=experiment")) == {ids["manual_ok"], ids["manual_failed"]}
+    assert ids_of(client.get(base + "?exclude_trigger=experiment,manual")) == set()
     assert ids_of(client.get(base + "?trigger=manual&status=succeeded")) == {ids["manual_ok"]}
     since = (timezone.now() - timedelta(days=2)).date().isoformat()
     assert ids_of(client.get(base + f"?since={since}")) == {ids["manual_ok"], ids["exp_ok"]}

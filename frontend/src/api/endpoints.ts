@@ -27,14 +27,33 @@ export const RUNS_PAGE = 100;
 /** The newest runs, or with `before` the page of runs older than that run id. */
 export interface RunFilters {
   status?: string;
+  /** A trigger type; ANY_TRIGGER for every run; unset: every run but an experiment's. */
   trigger?: string;
+  version?: string;
+  /** ISO dates (yyyy-mm-dd), both days included. */
+  since?: string;
+  until?: string;
   q?: string;
 }
 
-export function listRuns(workflowId: number, before?: number, filters: RunFilters = {}): Promise<RunSummary[]> {
+/** The trigger pick that shows experiment runs too. */
+export const ANY_TRIGGER = "*";
+
+/** The query string of a run history page. By default an experiment's runs
+ * (dozens at a time) are left out so they do not bury the manual ones; they
+ * show when "experiment" or "any trigger" is picked. */
+export function runsQuery(before: number | undefined, filters: RunFilters): URLSearchParams {
   const query = new URLSearchParams({ limit: String(RUNS_PAGE) });
   if (before != null) query.set("before", String(before));
-  for (const [k, v] of Object.entries(filters)) if (v) query.set(k, v);
+  const { trigger, ...rest } = filters;
+  if (!trigger) query.set("exclude_trigger", "experiment");
+  else if (trigger !== ANY_TRIGGER) query.set("trigger", trigger);
+  for (const [k, v] of Object.entries(rest)) if (v) query.set(k, v);
+  return query;
+}
+
+export function listRuns(workflowId: number, before?: number, filters: RunFilters = {}): Promise<RunSummary[]> {
+  const query = runsQuery(before, filters);
   return api.get<RunSummary[]>(`/api/workflows/${workflowId}/runs/?${query}`);
 }
 
@@ -52,6 +71,7 @@ export interface SavedWorkflow {
   description: string;
   version: number;
   graph: WorkflowDoc;
+  tags?: string[];
   warnings?: unknown[];
 }
 
@@ -86,6 +106,11 @@ export async function validateGraph(graph: WorkflowDoc): Promise<ValidationResul
 
 export function getWorkflow(id: number): Promise<SavedWorkflow> {
   return api.get<SavedWorkflow>(`/api/workflows/${id}/`);
+}
+
+/** Replace the workflow's tags (no new version: tags are not in the graph). */
+export function setWorkflowTags(id: number, tags: string[]): Promise<SavedWorkflow> {
+  return api.patch<SavedWorkflow>(`/api/workflows/${id}/`, { tags });
 }
 
 export function createWorkflow(body: { name: string; description?: string; graph: WorkflowDoc; team?: number; message?: string }): Promise<SavedWorkflow> {

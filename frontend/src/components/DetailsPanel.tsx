@@ -139,7 +139,9 @@ export function DetailsPanel(props: {
         />
       )}
       {tab === "compare" && <RunCompare key={runId ?? "none"} runs={props.runs} openRun={run.run} nodeOrder={shownDoc.nodes.map((n) => n.id)} nodeName={nodeName} />}
-      {tab === "workflow" && <WorkflowPanel doc={doc} readOnly={!editable} onChange={(change, coalesce) => edit((g) => ({ ...g, ...change }), coalesce)} />}
+      {tab === "workflow" && (
+        <WorkflowPanel doc={doc} readOnly={!editable} workflowId={wfId} canEdit={canEdit} onChange={(change, coalesce) => edit((g) => ({ ...g, ...change }), coalesce)} />
+      )}
       {tab === "triggers" && <TriggersPanel workflowId={wfId} canEdit={canEdit} savedVersion={savedVersion} inputs={savedDoc.inputs} />}
       {tab === "versions" && <VersionHistory workflowId={wfId} currentVersion={savedVersion} canEdit={canEdit} onShowDiff={props.onShowDiff} onRestore={props.onRestore} />}
     </aside>

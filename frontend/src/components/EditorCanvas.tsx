@@ -7,6 +7,7 @@
  */
 import {
   Background,
+  ControlButton,
   Controls,
   MarkerType,
   MiniMap,
@@ -281,7 +282,21 @@ export function EditorCanvas(props: Props) {
           <Background gap={20} size={1} color="#e2e8f0" />
           <FanoutRegions doc={doc} types={props.types} />
           <MiniMap pannable zoomable nodeColor={minimapColor} nodeStrokeWidth={2} ariaLabel="Mini map of the workflow" style={{ width: 150, height: 100 }} position="bottom-right" />
-          <Controls showInteractive={false} aria-label="Zoom controls" position="bottom-left" />
+          <Controls showInteractive={false} aria-label="Zoom controls" position="bottom-left">
+            {/* The Z key's button: a mouse user finds it next to the other zoom controls. */}
+            <ControlButton
+              onClick={() => props.apiRef.current?.zoomTo([...selection])}
+              disabled={selection.size === 0}
+              title={selection.size ? "Zoom to the selection (Z)" : "Zoom to the selection (Z): select nodes first"}
+              aria-label="Zoom to the selection"
+              data-testid="zoom-to-selection"
+            >
+              <svg viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
+                <path d="M1 5V1h4M11 1h4v4M15 11v4h-4M5 15H1v-4" fill="none" stroke="currentColor" strokeWidth="1.8" />
+                <rect x="5.5" y="5.5" width="5" height="5" fill="currentColor" />
+              </svg>
+            </ControlButton>
+          </Controls>
         </ReactFlow>
         {picker && (
           <NodePicker

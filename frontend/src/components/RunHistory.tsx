@@ -3,7 +3,7 @@ import { useEffect, useState } from "react";
 
 import { formatDateTime, formatRelative, formatTokens } from "../format";
 
-import type { RunFilters } from "../api/endpoints";
+import { ANY_TRIGGER, type RunFilters } from "../api/endpoints";
 import type { RunSummary } from "../run/types";
 import { StatusPill } from "./StatusPill";
 
@@ -28,23 +28,45 @@ function Filters({ filters, onFilters }: { filters: RunFilters; onFilters: (f: R
     const t = setTimeout(() => q !== (filters.q ?? "") && onFilters({ ...filters, q }), 300);
     return () => clearTimeout(t);
   }, [q, filters, onFilters]);
+  const set = (name: keyof RunFilters) => (e: { target: { value: string } }) => onFilters({ ...filters, [name]: e.target.value });
   return (
     <div className="run-filters" data-testid="run-filters">
-      <select aria-label="Filter runs by status" value={filters.status ?? ""} onChange={(e) => onFilters({ ...filters, status: e.target.value })}>
+      <select aria-label="Filter runs by status" value={filters.status ?? ""} onChange={set("status")}>
         <option value="">any status</option>
         {STATUSES.map((s) => (
           <option key={s}>{s}</option>
         ))}
       </select>
-      <select aria-label="Filter runs by trigger" value={filters.trigger ?? ""} onChange={(e) => onFilters({ ...filters, trigger: e.target.value })}>
-        <option value="">any trigger</option>
+      <select aria-label="Filter runs by trigger" value={filters.trigger ?? ""} onChange={set("trigger")}>
+        <option value="">all but experiments</option>
+        <option value={ANY_TRIGGER}>any trigger</option>
         {TRIGGERS.map((s) => (
           <option key={s}>{s}</option>
         ))}
       </select>
+      <input
+        type="number"
+        min={1}
+        step={1}
+        className="run-filter-version"
+        aria-label="Filter runs by version"
+        placeholder="version"
+        value={filters.version ?? ""}
+        onChange={(e) => onFilters({ ...filters, version: /^[1-9][0-9]*$/.test(e.target.value) ? e.target.value : "" })}
+      />
+      <input type="date" aria-label="Runs since (date)" title="Runs since this day" value={filters.since ?? ""} onChange={set("since")} />
+      <input type="date" aria-label="Runs until (date)" title="Runs up to this day, included" value={filters.until ?? ""} onChange={set("until")} />
       <input type="search" aria-label="Search the runs' input" placeholder="Search input…" value={q} maxLength={200} onChange={(e) => setQ(e.target.value)} />
     </div>
   );
+}
+
+/** What an empty list says: an experiment's runs are hidden by default, so say so. */
+function emptyText(filters: RunFilters | undefined): string {
+  if (!filters) return "No runs yet.";
+  const { trigger, ...rest } = filters;
+  if (Object.values(rest).some(Boolean) || (trigger && trigger !== ANY_TRIGGER)) return "No runs match.";
+  return trigger ? "No runs yet." : "No runs yet (an experiment's runs are hidden: pick “any trigger” to see them).";
 }
 
 export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh, onLoadOlder, filters, onFilters }: Props) {
@@ -79,7 +101,7 @@ export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh,
         </p>
       )}
       {runs === null && !error && <p className="muted small">Loading…</p>}
-      {runs && runs.length === 0 && <p className="muted small">{filters && Object.values(filters).some(Boolean) ? "No runs match." : "No runs yet."}</p>}
+      {runs && runs.length === 0 && <p className="muted small">{emptyText(filters)}</p>}
       {runs && runs.length > 0 && (
         <ul className="history-list" data-testid="run-history">
           {runs.map((run) => (

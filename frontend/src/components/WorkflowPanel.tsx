@@ -8,16 +8,21 @@ import { useState } from "react";
 import { LIMITS } from "../forms/limits";
 import type { JsonSchema, WorkflowDoc, WorkflowSettings } from "../graph/format";
 import { JsonEditor } from "./JsonEditor";
+import { WorkflowTags } from "./WorkflowTags";
 
 const TYPES = ["string", "number", "integer", "boolean", "object", "array"];
 
 interface Props {
   doc: WorkflowDoc;
   readOnly: boolean;
+  /** The saved workflow's id (null before its first save: no tags yet). */
+  workflowId?: number | null;
+  /** May change the workflow (tags are saved at once, also while a past version is shown). */
+  canEdit?: boolean;
   onChange: (change: Partial<WorkflowDoc>, coalesce: string) => void;
 }
 
-export function WorkflowPanel({ doc, readOnly, onChange }: Props) {
+export function WorkflowPanel({ doc, readOnly, onChange, workflowId = null, canEdit = false }: Props) {
   const [asJson, setAsJson] = useState(false);
   const inputs = doc.inputs ?? { type: "object", properties: {} };
   const props = Object.entries(inputs.properties ?? {});
@@ -45,6 +50,7 @@ export function WorkflowPanel({ doc, readOnly, onChange }: Props) {
         <label htmlFor="wf-description">Description</label>
         <textarea id="wf-description" rows={2} value={doc.description ?? ""} disabled={readOnly} onChange={(e) => onChange({ description: e.target.value }, "description")} />
       </div>
+      {workflowId != null && <WorkflowTags workflowId={workflowId} canEdit={canEdit} />}
       <h3 className="subhead">Inputs</h3>
       <table className="input-list">
         <thead>
