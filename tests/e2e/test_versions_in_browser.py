@@ -11,7 +11,7 @@ from editor.models import Run
 from tests.conftest import wait_for_run
 
 from .conftest import real_password, shot, sign_in
-from .test_editor import node, open_node, wait_saved
+from .test_editor import node, open_node, type_in_editor, wait_saved
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -94,3 +94,38 @@ def test_saving_after_opening_a_run_stays_on_the_new_version_and_editable(page, 
     assert page.locator("#node-name").is_enabled()
     assert node(page, "a").locator(".gnode-name").text_content() == "Shout"
     assert workflow.versions.count() == 2
+
+
+def test_the_conflict_dialog_shows_mine_and_theirs_as_a_text_diff_and_keeps_the_side_picked(page, live_daphne, transactional_db, personas):
+    alice = personas["alice"]
+    real_password(alice, "alice-password")
+    workflow = services.create_workflow(team=alice.personal_team, user=alice, graph=doc("draft"))
+    sign_in(page, live_daphne, "alice", "alice-password")
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/")
+    open_node(page, "draft")
+    type_in_editor(page, 0, "Mine: a short line")
+    page.get_by_test_id("unsaved").wait_for()
+
+    # Meanwhile a teammate saves another text into the same field of the same node.
+    theirs = doc("draft")
+    theirs["nodes"][1]["config"]["value"] = "Theirs: a long line"
+    services.save_workflow(workflow, user=alice, graph=theirs, name=None, description=None, base_version=1)
+
+    page.get_by_test_id("save").click()
+    dialog = page.get_by_test_id("conflict-dialog")
+    dialog.wait_for()
+    choice = dialog.locator(".conflict-row", has_text="draft")
+    field = choice.get_by_test_id("field-diffs")
+    assert "config.value" in field.text_content()
+    assert [t.strip() for t in field.locator(".text-diff-label").all_text_contents()] == ["Mine", "Theirs"]
+    assert field.get_by_test_id("diff-before").locator("del").first.text_content().strip().startswith("Mine")
+    assert field.get_by_test_id("diff-after").locator("ins").first.text_content().strip().startswith("Theirs")
+    shot(page, "versions-04-conflict-field-diff")
+    assert dialog.get_by_role("button", name="Merge and save").is_disabled()  # a side to pick first
+    choice.get_by_label("Theirs").check()
+    dialog.get_by_role("button", name="Merge and save").click()
+    wait_saved(page)
+    # Theirs picked for the only node both changed: the result is their version, nothing of mine left to save.
+    latest = workflow.versions.order_by("-number").first()
+    assert next(n for n in latest.graph["nodes"] if n["id"] == "draft")["config"]["value"] == "Theirs: a long line"
+    assert "Theirs: a long line" in page.locator(".config-panel .cm-content").first.text_content()

@@ -66,7 +66,7 @@ function emptyText(filters: RunFilters | undefined): string {
   if (!filters) return "No runs yet.";
   const { trigger, ...rest } = filters;
   if (Object.values(rest).some(Boolean) || (trigger && trigger !== ANY_TRIGGER)) return "No runs match.";
-  return trigger ? "No runs yet." : "No runs yet (an experiment's runs are hidden: pick “any trigger” to see them).";
+  return trigger ? "No runs yet." : "No runs yet. (An experiment's runs are left out here: “any trigger” shows them.)";
 }
 
 export function RunHistory({ runs: allRuns, error, openRunId, onOpen, onRefresh, onLoadOlder, filters, onFilters }: Props) {
