@@ -3,7 +3,8 @@
 On connect it checks the user's right to the run, joins the run's group, then
 sends a snapshot: the run's status and every event so far (or only those after
 `after`, for a client that reconnects). Live events follow; any event already
-in the snapshot is not sent again, so nothing is lost or duplicated."""
+sent (in the snapshot or an earlier batch) is not sent again, so nothing is
+lost or duplicated."""
 from __future__ import annotations
 
 import os
@@ -70,6 +71,40 @@ def _summary_sql() -> str:
     )
 
 
+class SentSeqs:
+    """The event numbers one socket has sent: all up to `upto`, and `above` it
+    those sent ahead of a number still to come.
+
+    Live batches reach a socket at least once, not exactly once: a publisher
+    whose group_send failed (Redis timed out or dropped the connection, maybe
+    after delivering) sends the same stored batch again, and publishers in
+    several processes (a run's owner, workers running its fan-out) deliver in
+    any order. So a number above the snapshot is not proof of a new event;
+    each is checked here, and a repeat is never forwarded."""
+
+    # A number still missing after this many later ones were sent was lost on
+    # the way (a full channel drops messages): count it as passed, so the set
+    # stays small. The client sees the hole and reconnects with ?after=,
+    # served from the database, which fills it.
+    MAX_AHEAD = 4096
+
+    def __init__(self, upto: int) -> None:
+        self.upto = upto
+        self.above: set[int] = set()
+
+    def take(self, seq: int) -> bool:
+        """True the first time `seq` comes (send it), False for one already sent."""
+        if seq <= self.upto or seq in self.above:
+            return False
+        self.above.add(seq)
+        if len(self.above) > self.MAX_AHEAD:
+            self.upto = min(self.above) - 1
+        while self.upto + 1 in self.above:
+            self.upto += 1
+            self.above.remove(self.upto)
+        return True
+
+
 class NotFoundConsumer(AsyncJsonWebsocketConsumer):
     """Every WebSocket path that is not a route: accepted, then closed with 4404."""
 
@@ -113,8 +148,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             # Only a finished run's log can be gone (it expires); a live run's
             # events are all still to come through the group.
             log = await self._events_from_database()
-        self.sent_seq = max([after] + [e.get("seq", 0) for e in log])
-        await self.send_json({"type": "snapshot", "run": summary, "events": coalesce(log) if after == 0 else log, "seq": self.sent_seq})
+        self.sent = SentSeqs(max([after] + [e.get("seq", 0) for e in log]))
+        await self.send_json({"type": "snapshot", "run": summary, "events": coalesce(log) if after == 0 else log, "seq": self.sent.upto})
 
     async def disconnect(self, code: int) -> None:
         """Leave the run's group."""
@@ -137,8 +172,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "pong"})
 
     async def run_events(self, message: dict[str, Any]) -> None:
-        """Forward live events the snapshot did not already contain."""
-        fresh = [e for e in message["events"] if e.get("seq", 0) > self.sent_seq]
+        """Forward live events not sent yet: not in the snapshot, not in an earlier batch."""
+        fresh = [e for e in message["events"] if self.sent.take(e.get("seq", 0))]
         if fresh:
             await self.send_json({"type": "events", "events": fresh})
 

@@ -193,7 +193,15 @@ async def _append_tail(run_id: int, run_events: list[dict[str, Any]]) -> None:
 
 def coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Merge consecutive deltas of the same step into one event (numbered, in a
-    snapshot, with the highest number it covers)."""
+    snapshot, with the highest number it covers).
+
+    Numbered events (a snapshot's) come back in seq order: a merged delta takes
+    the place of the last delta it covers, not the first. Left where its first
+    part was, it would sit before events of other steps with lower numbers, and
+    a client that resumes after the seq of the last event it applied (rather
+    than the highest) would reconnect below its text and be sent that text
+    again. Moving it later is safe: any other event of its own step closes the
+    merge, so it only ever passes other steps' events."""
     merged: list[dict[str, Any]] = []
     open_delta: dict[tuple[int, str, str], dict[str, Any]] = {}
     for event in batch:
@@ -214,6 +222,8 @@ def coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
             # Any other event of a step closes its delta run, keeping order.
             open_delta.pop((event["run"], event.get("node"), event.get("key")), None)
             merged.append(event)
+    if all("seq" in e for e in merged):
+        merged.sort(key=lambda e: e["seq"])  # stable; the numbers are unique anyway
     return merged
 
 

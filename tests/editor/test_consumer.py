@@ -188,3 +188,109 @@ def test_the_snapshot_describes_the_run_as_the_api_does(live_daphne, worker, per
     expected = json.loads(json.dumps(RunSummarySerializer(Run.objects.get(pk=run.pk)).data, default=str))
     assert snapshot["run"] == expected
     assert snapshot["run"]["version"] == 1 and snapshot["run"]["triggered_by"] == "alice" and snapshot["run"]["demo"] is True
+
+
+# --------------------------------------------------- the log stored by hand
+# These runs are not executed: the test stores the run's log as the engine's
+# publisher does (engine.streaming.store_events) and speaks for its live
+# fan-out, so what the socket must send is known exactly and no timing decides
+# the outcome. (The timed test above failed once on a loaded machine with
+# "[demo] On On Write about tides": the snapshot's merged delta carried the
+# number of its first part, so a client resuming after it was sent "On " again.)
+
+
+def _stored_run(personas):
+    from editor.models import Run
+
+    return Run.objects.create(graph=GRAPH, team=personas["acme"], triggered_by=personas["alice"], status="running")
+
+
+def _store(run, *batches: list[tuple[str, dict]]) -> list[list[dict]]:
+    """Each batch stored in one transaction, as the publisher stores one; returns them numbered."""
+    from engine import events
+    from engine.streaming import store_events
+
+    stored = []
+    for batch in batches:
+        numbered = [events.event(kind, run.pk, **payload) for kind, payload in batch]
+        store_events(run.pk, numbered)
+        stored.append(numbered)
+    return stored
+
+
+def _delta(node: str, text: str) -> tuple[str, dict]:
+    return "step.delta", {"node": node, "key": "1", "text": text}
+
+
+def _step(kind: str, node: str, **payload) -> tuple[str, dict]:
+    return kind, {"node": node, "key": "1", **payload}
+
+
+def test_a_client_resuming_after_the_snapshot_gets_none_of_its_text_again(live_daphne, transactional_db, personas):
+    """The first snapshot merges a step's deltas into one event, with another
+    step's event stored between them. A client that resumes after the highest
+    seq it has, or after the seq of the last event it applied, must get
+    exactly the events after the snapshot: the same text, no word twice."""
+    run = _stored_run(personas)
+    _store(run, [("run.started", {"status": "running"}), _step("step.started", "write", node_type="llm", input={}, attempt=1)],  # 1, 2
+           [_delta("write", "[demo] ")], [_delta("write", "On ")],  # 3, 4
+           [_step("step.started", "side", node_type="llm", input={}, attempt=1)],  # 5: another step, between two deltas
+           [_delta("write", "Write ")])  # 6
+    with socket(live_daphne, run.pk, personas["alice"]) as ws:
+        snapshot = json.loads(ws.recv(timeout=10))
+    first = snapshot["events"]
+    assert streamed_text(first, "write") == "[demo] On Write "
+    assert [e["type"] for e in first].count("step.delta") == 1, "the snapshot's deltas are merged"
+    seqs = [e["seq"] for e in first]
+
+    _store(run, [_delta("write", "about tides.")], [_step("step.finished", "write", status="succeeded", output="x")],  # 7, 8
+           [("run.finished", {"status": "succeeded", "output": "x", "error": None})])  # 9
+    for resume_after in (max(seqs), first[-1]["seq"]):
+        second: list[dict] = []
+        with socket(live_daphne, run.pk, personas["alice"], after=resume_after) as ws:
+            read_until_finished(ws, second, limit_s=10)
+        assert streamed_text(first + second, "write") == "[demo] On Write about tides.", f"resuming after {resume_after}"
+        assert [e["seq"] for e in second] == [7, 8, 9], f"resuming after {resume_after}"
+    assert seqs == sorted(seqs) and seqs[-1] == snapshot["seq"] == 6, f"the snapshot is not in seq order up to 6: {seqs}"
+
+
+def test_a_live_batch_sent_twice_or_out_of_order_reaches_the_client_once(live_daphne, transactional_db, personas):
+    """The live fan-out delivers at least once: a publisher whose group_send
+    failed after Redis had delivered sends the stored batch again, and two
+    publishers of one run (its owner, a worker running part of its fan-out)
+    deliver in either order. The socket forwards each seq once."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from engine import events
+
+    run = _stored_run(personas)
+    _store(run, [("run.started", {"status": "running"}), _step("step.started", "write", node_type="llm", input={}, attempt=1)])
+    send = async_to_sync(get_channel_layer().group_send)
+    with socket(live_daphne, run.pk, personas["alice"]) as ws:
+        assert json.loads(ws.recv(timeout=10))["seq"] == 2
+        on, write, tides, done = _store(run, [_delta("write", "On ")], [_delta("write", "Write ")], [_delta("write", "about tides")],
+                                        [("run.finished", {"status": "succeeded", "output": "x", "error": None})])
+        # The snapshot's own events again (a batch stored before the socket
+        # joined, sent after), then 3 twice, 5 before 4, 4 and 5 again, then 6.
+        for batch in ([{"seq": 1, "type": "run.started", "run": run.pk}], on, on, tides, write, write + tides, done):
+            send(events.group_name(run.pk), {"type": "run.events", "events": batch})
+        live: list[dict] = []
+        read_until_finished(ws, live, limit_s=10)
+    assert [e["seq"] for e in live] == [3, 5, 4, 6], "an event was forwarded twice (or lost)"
+    assert "".join(e["text"] for e in sorted(live, key=lambda e: e["seq"]) if e["type"] == "step.delta") == "On Write about tides"
+
+
+def test_sent_seqs_counts_a_number_lost_behind_many_later_ones_as_passed():
+    """A socket's record of what it sent stays small when a live batch never
+    comes (a full channel dropped it): the client's gap, reconnect with
+    ?after= and the database fill the hole, not this socket."""
+    from editor.consumers import SentSeqs
+
+    sent = SentSeqs(10)
+    assert sent.take(12) and not sent.take(12) and sent.upto == 10  # 11 still to come
+    assert sent.take(11) and sent.upto == 12 and not sent.above
+    for seq in range(14, 14 + SentSeqs.MAX_AHEAD + 1):  # 13 never comes
+        assert sent.take(seq)
+    assert sent.upto == 13 + SentSeqs.MAX_AHEAD + 1 and not sent.above
+    assert not sent.take(13)

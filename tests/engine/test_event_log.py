@@ -53,3 +53,25 @@ def test_old_finished_runs_logs_are_pruned_recent_ones_kept():
         store_events(run.pk, [events.event(events.RUN_STARTED, run.pk, status="running")])
     assert prune_event_logs() == 1
     assert set(RunEvent.objects.values_list("run_id", flat=True)) == {recent.pk, running.pk}
+
+
+def test_a_snapshots_merged_delta_carries_its_last_number_in_seq_order():
+    """What the first snapshot sends: a step's stored deltas as one event
+    numbered with the last seq it covers, placed in seq order among other
+    steps' events (a client resuming after it must not be sent its text
+    again); the publisher's own batches, not numbered yet, keep their order."""
+    from engine.streaming import coalesce
+
+    def delta(seq, node, text):
+        return {"run": 1, "seq": seq, "type": events.STEP_DELTA, "node": node, "key": "1", "text": text}
+
+    log = [delta(3, "a", "x"), delta(4, "b", "1"), {"run": 1, "seq": 5, "type": events.STEP_STARTED, "node": "c", "key": "1"},
+           delta(6, "a", "y"), delta(7, "b", "2"), {"run": 1, "seq": 8, "type": events.STEP_FINISHED, "node": "a", "key": "1"},
+           delta(9, "a", "z")]
+    merged = coalesce(log)
+    assert [(e["seq"], e["node"], e.get("text")) for e in merged] == [(5, "c", None), (6, "a", "xy"), (7, "b", "12"), (8, "a", None),
+                                                                       (9, "a", "z")]
+    assert log[0]["text"] == "x", "the stored events are not changed"
+
+    unnumbered = [{k: v for k, v in e.items() if k != "seq"} for e in log]
+    assert [(e["node"], e.get("text")) for e in coalesce(unnumbered)] == [("a", "xy"), ("b", "12"), ("c", None), ("a", None), ("a", "z")]
