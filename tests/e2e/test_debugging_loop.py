@@ -74,6 +74,11 @@ def test_edit_a_prompt_rerun_from_it_and_upstream_is_reused(page, live_daphne, w
     assert compare.get_by_test_id("compare-row-draft").get_attribute("data-differs") == "no"
     assert "reused" in compare.get_by_test_id("compare-row-draft").text_content()
     compare.get_by_test_id("text-diff").first.wait_for()
+    # It fits the right panel: nothing cut off at its edge (six columns did not), every tab reachable.
+    right = page.locator(".wf-right")
+    assert right.evaluate("e => e.scrollWidth <= e.clientWidth"), "the compare table is wider than the panel"
+    panel, tab = right.bounding_box(), page.get_by_role("tab", name="Triggers").bounding_box()
+    assert tab["x"] + tab["width"] <= panel["x"] + panel["width"]
     shot(page, "11-compare-runs")
 
     # Version compare shows how the prompt changed, not only that it did.

@@ -113,15 +113,20 @@ export function RunCompare({ runs, openRun, nodeOrder, nodeName }: Props) {
               </dd>
             </div>
           </dl>
+          {/* Four columns, usage (tokens, cost, time) stacked in one: six did not fit the 380px panel. */}
           <table className="compare-table">
+            <colgroup>
+              <col className="compare-col-node" />
+              <col />
+              <col />
+              <col className="compare-col-usage" />
+            </colgroup>
             <thead>
               <tr>
                 <th>Node</th>
                 <th>A #{a.id}</th>
                 <th>B #{b.id}</th>
-                <th>Tokens</th>
-                <th>Cost</th>
-                <th>Time</th>
+                <th>Tokens, cost, time</th>
               </tr>
             </thead>
             <tbody>
@@ -146,19 +151,21 @@ export function RunCompare({ runs, openRun, nodeOrder, nodeName }: Props) {
                       </td>
                       <td>{cell(r.a)}</td>
                       <td>{cell(r.b)}</td>
-                      <td>
-                        {formatTokens(r.a?.tokens ?? 0)} → {formatTokens(r.b?.tokens ?? 0)}
-                      </td>
-                      <td>
-                        {formatCost(r.a?.cost ?? 0)} → {formatCost(r.b?.cost ?? 0)}
-                      </td>
-                      <td>
-                        {formatDuration(r.a?.durationMs ?? null)} → {formatDuration(r.b?.durationMs ?? null)}
+                      <td data-testid="compare-usage">
+                        <span className="compare-usage" title="tokens">
+                          {formatTokens(r.a?.tokens ?? 0)} → {formatTokens(r.b?.tokens ?? 0)} tok
+                        </span>
+                        <span className="compare-usage" title="cost">
+                          {formatCost(r.a?.cost ?? 0)} → {formatCost(r.b?.cost ?? 0)}
+                        </span>
+                        <span className="compare-usage" title="time">
+                          {formatDuration(r.a?.durationMs ?? null)} → {formatDuration(r.b?.durationMs ?? null)}
+                        </span>
                       </td>
                     </tr>
                     {shown && (
                       <tr className="compare-detail">
-                        <td colSpan={6}>
+                        <td colSpan={4}>
                           {r.differs.output ? (
                             <TextDiff before={r.a?.error ? `error: ${r.a.error}` : r.a?.output} after={r.b?.error ? `error: ${r.b.error}` : r.b?.output} labels={[`A #${a.id}`, `B #${b.id}`]} />
                           ) : (
