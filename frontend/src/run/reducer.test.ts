@@ -147,6 +147,29 @@ describe("reconnect", () => {
     expect(state.watermark).toBe(6);
   });
 
+  it("never doubles a word across a merged snapshot delta, repeated live batches and a reconnect", () => {
+    // The server's sequence behind the "[demo] On On Write about tides" flake:
+    // the snapshot merges deltas 3 and 4 into one event, a live copy of 4 (stored
+    // before the socket joined its group, sent after) follows, 5 comes twice,
+    // then a reconnect from the watermark replays the rest. The merged delta
+    // carries 4 (its last number) or, as before the server's fix, 3: the
+    // snapshot's `seq` decides the watermark either way.
+    for (const mergedSeq of [4, 3]) {
+      let state = feed(initialRunState(RUN), {
+        type: "snapshot",
+        run: summary("running"),
+        events: [...numbered(1, [{ type: "run.started", status: "running" }, started("write")]), { run: RUN, seq: mergedSeq, ...delta("write", "[demo] On ") } as unknown as RunEvent],
+        seq: 4,
+      });
+      state = feed(state, { type: "events", events: numbered(4, [delta("write", "On ")]) });
+      state = feed(state, { type: "events", events: numbered(5, [delta("write", "Write ")]) }, { type: "events", events: numbered(5, [delta("write", "Write ")]) });
+      expect(resumeSeq(state)).toBe(5);
+      state = feed(state, { type: "snapshot", run: summary("running"), events: numbered(6, [delta("write", "about tides")]), seq: 6 });
+      expect(state.steps[stepId("write", "1")].text).toBe("[demo] On Write about tides");
+      expect(state.watermark).toBe(6);
+    }
+  });
+
   it("puts text arriving out of order back in seq order and keeps the newer status", () => {
     let state = applyEvents(initialRunState(RUN), numbered(1, [started("a"), delta("a", "one ")]));
     const later = numbered(3, [delta("a", "two "), delta("a", "three"), finished("a", "one two three")]);
