@@ -41,7 +41,9 @@ def workflow_list(request):
     for workflow in workflows:
         latest = workflow.latest_version
         workflow.can_chat = bool(latest and "message" in ((latest.graph.get("inputs") or {}).get("properties") or {}))
-    recent_runs = list(access.runs_of(request.user).select_related("workflow")[:10])
+    # An experiment starts dozens of runs at once; its page lists them, so here they
+    # would only push the runs people started out of sight (issue 12).
+    recent_runs = list(access.runs_of(request.user).exclude(trigger="experiment").select_related("workflow")[:10])
     from .models import Step
 
     # Who each waiting run waits for, so nobody has to open it to find out.

@@ -30,3 +30,25 @@ def test_distinct_names_count_up_and_stay_within_the_limit(personas):
     renamed = distinct_name(team.pk, long)
     assert renamed.endswith(" (2)") and len(renamed) == NAME_MAX_LENGTH
     assert distinct_name(personas["mallory"].personal_team.pk, "Digest") == "Digest"  # another team's names do not count
+
+
+def test_the_home_pages_recent_runs_leave_an_experiments_runs_out(personas, client):
+    from editor.models import Run
+
+    from ..api.builders import minimal_graph, saved_workflow
+
+    workflow = saved_workflow(personas["acme"], personas["alice"], graph=minimal_graph(), name="Recent")
+    version = workflow.latest_version
+
+    def run(trigger):
+        return Run.objects.create(workflow=workflow, version=version, graph=version.graph, team=workflow.team, input={},
+                                  status="succeeded", trigger=trigger).pk
+
+    manual = run("manual")
+    experiment = [run("experiment") for _ in range(12)]  # newer than the manual run, and more than the list holds
+    client.force_login(personas["alice"])
+    response = client.get("/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f"/runs/{manual}/" in page
+    assert not any(f"/runs/{pk}/" in page for pk in experiment)
