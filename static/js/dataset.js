@@ -27,11 +27,22 @@
   }
   const tagsOf = (text) => text.split(",").map((t) => t.trim()).filter(Boolean);
 
-  async function load() {
-    dataset = (await get(base)).data;
-    document.getElementById("case-count").textContent = `(${dataset.case_count})`;
-    rows.replaceChildren(...(dataset.cases.length ? dataset.cases.map(row)
-      : [el("tr", {}, el("td", { colspan: 6, class: "muted", text: boot.can_write ? "No cases yet: add some below." : "No cases yet." }))]));
+  // Only the newest load is drawn: the page's first load, answered after a case
+  // added quickly had reloaded the table, drew "No cases yet" over it. A load
+  // that lost resolves with the newest one, so "Added n cases" follows the table.
+  let loads = 0;
+  let newest = Promise.resolve();
+  function load() {
+    const mine = ++loads;
+    const done = get(base).then(({ data }) => {
+      if (mine !== loads) return newest;
+      dataset = data;
+      document.getElementById("case-count").textContent = `(${dataset.case_count})`;
+      rows.replaceChildren(...(dataset.cases.length ? dataset.cases.map(row)
+        : [el("tr", {}, el("td", { colspan: 6, class: "muted", text: boot.can_write ? "No cases yet: add some below." : "No cases yet." }))]));
+    });
+    newest = done;
+    return done;
   }
 
   function row(c) {
