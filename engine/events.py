@@ -4,9 +4,9 @@ consumer forwards them; the browser applies them. Every event carries `run`,
 
 run.started    {status}
 run.finished   {status, output, error, usage: {tokens, cost_usd, steps}, duration_ms}
-step.started   {node, key, node_type, input, attempt}
+step.started   {node, key, node_type, input, attempt}   again after a takeover: earlier text void
 step.delta     {node, key, text}                 token text, coalesced
-step.retrying  {node, key, attempt, error}       the partial text so far is void
+step.retrying  {node, key, attempt, error}       the partial text so far is void (also: its fan-out chunk taken back)
 step.finished  {node, key, status, output, ports, usage, model, demo, attempts, duration_ms, run_usage}
 step.failed    {node, key, error, attempts, duration_ms}
 step.skipped   {node, key}                       not reached on this activation

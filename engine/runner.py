@@ -71,7 +71,7 @@ class _Flight:
     launch: tuple | None = None  # what _spawn needs to start it
     task: Any = None  # the asyncio.Task on the I/O loop, once started here
     chunk: str = ""  # sent to other workers as part of this chunk (a row of engine.models.Chunk)
-    relaunched: bool = False
+    relaunched: str = ""  # why it runs here again (its chunk taken back), or ""
 
 
 class OwnershipLost(Exception):
@@ -468,7 +468,11 @@ class RunExecutor:
         self.recorder.steps_started([(f.act.node, f.act.key, f.node_type, f.rendered, f.started_at) for f in batch])
         self.publisher.emit_many([
             events.event(events.STEP_STARTED, self.run.pk, node=f.act.node, key=f.act.key, node_type=f.node_type, input=f.rendered, attempt=1)
-            for f in batch if not f.relaunched
+            if not f.relaunched else
+            # Taken back from another worker, it streams anew here: step.retrying
+            # voids what that worker streamed, or a client would show it twice.
+            events.event(events.STEP_RETRYING, self.run.pk, node=f.act.node, key=f.act.key, attempt=1, error=f"run again here: {f.relaunched}")
+            for f in batch
         ])
         local = batch
         chunk = settings.ENGINE_SPREAD_CHUNK
@@ -633,7 +637,7 @@ class RunExecutor:
                 if (flight.act.node, flight.act.key) in landing:
                     continue
                 flight.chunk = ""
-                flight.relaunched = True
+                flight.relaunched = why
                 self.to_launch.append(flight)
         self._launch()
 

@@ -383,6 +383,13 @@ def test_a_chunk_that_beats_but_delivers_nothing_is_taken_back(run_graph, fake_l
     assert run.output == [f"fake reply to: item {i}" for i in range(9)]
     assert len(fake_llm.requests) == 9  # the stuck worker made none; the owner made each once
     assert not Chunk.objects.filter(run=run).exists()  # forgotten once the run ended
+    # Clients are told each taken-back step runs again (what the stuck worker
+    # streamed is void; the run view would otherwise show its text twice).
+    from engine.models import RunEvent
+
+    log = [json.loads(data) for data in RunEvent.objects.filter(run=run).order_by("seq").values_list("data", flat=True)]
+    again = [e for e in log if e["type"] == "step.retrying"]
+    assert len(again) == 6 and all("delivered no result" in e["error"] for e in again), again
 
 
 def test_a_failed_remote_step_fails_the_run_with_its_message(run_graph, fake_llm, settings):

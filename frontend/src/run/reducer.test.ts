@@ -115,6 +115,16 @@ describe("live events", () => {
     expect(state.steps[stepId("a", "1")]).toMatchObject({ text: "full answer", attempts: 2, status: "succeeded" });
   });
 
+  it("a step started again by the worker that took the run over streams its text once", () => {
+    const events = numbered(1, [started("a"), delta("a", "[demo] "), delta("a", "On "), started("a"), delta("a", "[demo] "), delta("a", "On "), delta("a", "Write")]);
+    const state = applyEvents(initialRunState(RUN), events.filter((e) => e.seq !== 3));
+    expect(state.steps[stepId("a", "1")].text).toBe("[demo] On Write");
+    // A delta of the dead owner's execution that arrives late does not come back either.
+    const late = applyEvents(state, [events[2]]);
+    expect(late.watermark).toBe(7);
+    expect(late.steps[stepId("a", "1")].text).toBe("[demo] On Write");
+  });
+
   it("a late delta of the voided attempt does not come back", () => {
     let state = initialRunState(RUN);
     state = applyEvents(state, numbered(1, [started("a")]));

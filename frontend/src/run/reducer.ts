@@ -11,7 +11,8 @@
  *   streamed text is kept as chunks ordered by seq.
  * - A snapshot stands for everything up to its `seq` (its deltas are merged,
  *   so their seqs have gaps); the watermark jumps there.
- * - `step.retrying` voids the text streamed before it.
+ * - `step.retrying`, and a `step.started` of a step already started (its run
+ *   taken over by another worker), void the text streamed before them.
  */
 import type {
   RunError,
@@ -238,6 +239,9 @@ function applyStepEvent(state: RunState, event: StepEvent): void {
 
   switch (event.type) {
     case "step.started":
+      // Started again (a worker took the run over after its owner died), the
+      // step streams anew: the text streamed before this event is void.
+      if (seq) voidTextBefore(step, seq);
       step.nodeType = event.node_type ?? step.nodeType;
       if (event.input !== undefined) step.input = event.input;
       if (takesStatus) step.attempt = event.attempt ?? step.attempt;
@@ -253,10 +257,8 @@ function applyStepEvent(state: RunState, event: StepEvent): void {
         : step.text + event.text;
       break;
     case "step.retrying":
-      // The partial text of the failed attempt is void.
-      step.textFrom = Math.max(step.textFrom, seq);
-      step.chunks = step.chunks.filter((c) => c.seq > seq);
-      step.text = step.chunks.map((c) => c.text).join("");
+      // The partial text of the failed attempt (or of the worker it was taken from) is void.
+      voidTextBefore(step, seq);
       step.retryErrors = [...step.retryErrors, event.error];
       if (takesStatus) step.attempt = event.attempt;
       setStatus("running");
@@ -304,6 +306,12 @@ function applyStepEvent(state: RunState, event: StepEvent): void {
       break;
   }
   state.steps[id] = step;
+}
+
+function voidTextBefore(step: StepState, seq: number): void {
+  step.textFrom = Math.max(step.textFrom, seq);
+  step.chunks = step.chunks.filter((c) => c.seq > seq);
+  step.text = step.chunks.map((c) => c.text).join("");
 }
 
 function newStep(node: string, key: string, order: number): StepState {
