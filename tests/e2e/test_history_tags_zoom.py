@@ -5,7 +5,10 @@ filters by (saved at once, no version); a button beside the zoom controls
 zooms to the selection (the Z key's twin)."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from editor import services
 from editor.models import Run
@@ -21,7 +24,7 @@ def wait_history(page, expected: list[str]) -> None:
     page.wait_for_function(
         "(want) => JSON.stringify([...document.querySelectorAll('[data-testid=run-history] .history-id')].map(e => e.textContent.trim()))"
         " === JSON.stringify(want)",
-        arg=expected, timeout=10000)
+        arg=expected, timeout=20000)  # the history refreshes every 3 s; a loaded machine is slow
 
 
 def test_history_hides_experiment_runs_tags_are_edited_in_the_workflow_tab_and_a_button_zooms(page, live_daphne, transactional_db, personas):
@@ -52,6 +55,13 @@ def test_history_hides_experiment_runs_tags_are_edited_in_the_workflow_tab_and_a
     page.get_by_label("Filter runs by trigger").select_option(label="any trigger")
     wait_history(page, [f"#{manual_v2}", *[f"#{i}" for i in reversed(experiment)], f"#{manual_v1}"])
     page.get_by_label("Filter runs by version").fill("1")
+    wait_history(page, [f"#{manual_v1}"])
+    # Dates: from tomorrow on there is nothing; up to today, the same run again.
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    page.get_by_label("Runs since (date)").fill(tomorrow)
+    page.get_by_text("No runs match.").wait_for()
+    page.get_by_label("Runs since (date)").fill("")
+    page.get_by_label("Runs until (date)").fill(timezone.localdate().isoformat())
     wait_history(page, [f"#{manual_v1}"])
 
     # Tags in the Workflow tab: saved at once, lower-cased by the server, no new version.

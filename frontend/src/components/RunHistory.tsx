@@ -44,6 +44,7 @@ function Filters({ filters, onFilters }: { filters: RunFilters; onFilters: (f: R
           <option key={s}>{s}</option>
         ))}
       </select>
+      <input type="search" aria-label="Search the runs' input" placeholder="Search input…" value={q} maxLength={200} onChange={(e) => setQ(e.target.value)} />
       <input
         type="number"
         min={1}
@@ -54,9 +55,14 @@ function Filters({ filters, onFilters }: { filters: RunFilters; onFilters: (f: R
         value={filters.version ?? ""}
         onChange={(e) => onFilters({ ...filters, version: /^[1-9][0-9]*$/.test(e.target.value) ? e.target.value : "" })}
       />
-      <input type="date" aria-label="Runs since (date)" title="Runs since this day" value={filters.since ?? ""} onChange={set("since")} />
-      <input type="date" aria-label="Runs until (date)" title="Runs up to this day, included" value={filters.until ?? ""} onChange={set("until")} />
-      <input type="search" aria-label="Search the runs' input" placeholder="Search input…" value={q} maxLength={200} onChange={(e) => setQ(e.target.value)} />
+      <label className="run-filter-date">
+        from
+        <input type="date" aria-label="Runs since (date)" title="Runs since this day" value={filters.since ?? ""} onChange={set("since")} />
+      </label>
+      <label className="run-filter-date">
+        to
+        <input type="date" aria-label="Runs until (date)" title="Runs up to this day, included" value={filters.until ?? ""} onChange={set("until")} />
+      </label>
     </div>
   );
 }
