@@ -111,11 +111,12 @@ class Publisher:
 
         pending = coalesce(batch)
         sent: set[int] = set()  # runs whose share is stored and sent: not again on a retry
+        doubtful: set[int] = set()  # runs whose store failed: perhaps only its answer was lost
 
         delay, waited = 0.1, 0.0
         while True:
             try:
-                await self._publish([e for e in pending if e["run"] not in sent], sent)
+                await self._publish([e for e in pending if e["run"] not in sent], sent, doubtful)
                 return
             except (RedisError, OSError, DatabaseError) as exc:
                 if waited >= PUBLISH_GIVE_UP_S:
@@ -129,10 +130,12 @@ class Publisher:
                 logging.getLogger(__name__).exception("publishing run events failed")
                 return
 
-    async def _publish(self, batch: list[dict[str, Any]], sent: set[int]) -> None:
+    async def _publish(self, batch: list[dict[str, Any]], sent: set[int], doubtful: set[int] | None = None) -> None:
         """Store, then send, each run's share of a coalesced batch; each run
         done goes into `sent`. An event that has its number is not stored
-        again on a retry after an outage, only sent."""
+        again on a retry after an outage, only sent; nor is a share whose
+        store failed (its run in `doubtful`) but is found in the log."""
+        from django.db import DatabaseError
         from redis.exceptions import RedisError
 
         by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -141,7 +144,14 @@ class Publisher:
         layer = get_channel_layer()
         for run_id, run_events in by_run.items():
             if not all("seq" in e for e in run_events):
-                await asyncio.get_running_loop().run_in_executor(_event_log_thread(), _store_on_event_log_thread, run_id, run_events)
+                maybe_stored = doubtful is not None and run_id in doubtful
+                try:
+                    await asyncio.get_running_loop().run_in_executor(_event_log_thread(), _store_on_event_log_thread, run_id, run_events,
+                                                                     maybe_stored)
+                except DatabaseError:
+                    if doubtful is not None:
+                        doubtful.add(run_id)
+                    raise
             stored = [e for e in run_events if "seq" in e]
             try:
                 await _append_tail(run_id, stored)
@@ -167,14 +177,42 @@ def _event_log_thread():
     return _event_log_executor
 
 
-def _store_on_event_log_thread(run_id: int, run_events: list[dict[str, Any]]) -> None:
+def _store_on_event_log_thread(run_id: int, run_events: list[dict[str, Any]], maybe_stored: bool = False) -> None:
     from django.db import DatabaseError, connection
 
     try:
+        if maybe_stored and _find_stored(run_id, run_events):
+            return
         store_events(run_id, run_events)
     except DatabaseError:
         connection.close()  # a broken connection is opened again at the next batch
         raise
+
+
+def _find_stored(run_id: int, run_events: list[dict[str, Any]]) -> bool:
+    """After a store that failed: is the batch in the log anyway? A commit can
+    succeed and its answer be lost (the connection dropped during COMMIT);
+    storing the batch again would give its events second numbers, and every
+    client would show its text twice ("On On Write about tides"). If found,
+    each event gets the number it was stored with (True). Only on this rare
+    path; a row is compared with what store_events would have written."""
+    from .models import RunEvent
+
+    after_seq = _row_data(0, run_events[0])[len(_row_data(0, {})) - 1:]  # what follows the number in its row
+    # LIKE narrows (on SQLite it ignores ASCII case); the comparison below is exact.
+    candidates = RunEvent.objects.filter(run_id=run_id, data__endswith=after_seq).order_by("-seq").values_list("seq", flat=True)
+    for first in candidates:
+        rows = dict(RunEvent.objects.filter(run_id=run_id, seq__gte=first, seq__lt=first + len(run_events)).values_list("seq", "data"))
+        if all(rows.get(first + offset) == _row_data(first + offset, e) for offset, e in enumerate(run_events)):
+            for offset, event in enumerate(run_events):
+                event["seq"] = first + offset
+            return True
+    return False
+
+
+def _row_data(seq: int, event: dict[str, Any]) -> str:
+    """An event as its row stores it (and clients are sent it): JSON, its seq first."""
+    return json.dumps({"seq": seq, **{k: v for k, v in event.items() if k != "seq"}}, default=str)
 
 
 def store_events(run_id: int, run_events: list[dict[str, Any]]) -> None:
@@ -196,7 +234,7 @@ def store_events(run_id: int, run_events: list[dict[str, Any]]) -> None:
         last = Run.objects.filter(pk=run_id).values_list("event_seq", flat=True).get()
         first = last - count + 1
         numbered = [{"seq": first + offset, **{k: v for k, v in e.items() if k != "seq"}} for offset, e in enumerate(run_events)]
-        encoded = [json.dumps(e, default=str) for e in numbered]
+        encoded = [_row_data(e["seq"], e) for e in numbered]
         table, quote = RunEvent._meta.db_table, connection.ops.quote_name
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {quote(table)} ({quote('run_id')}, {quote('seq')}, {quote('data')}) VALUES (%s, %s, %s)",

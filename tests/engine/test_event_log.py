@@ -3,6 +3,7 @@ transaction per batch, so several publishers never share or skip a number and
 nothing Redis loses can restart the numbering."""
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -75,3 +76,47 @@ def test_a_snapshots_merged_delta_carries_its_last_number_in_seq_order():
 
     unnumbered = [{k: v for k, v in e.items() if k != "seq"} for e in log]
     assert [(e["node"], e.get("text")) for e in coalesce(unnumbered)] == [("a", "xy"), ("b", "12"), ("c", None), ("a", None), ("a", "z")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_whose_commit_answer_was_lost_is_not_stored_twice(monkeypatch):
+    """The publisher's store commits, then the database connection drops
+    before the answer arrives (an error, although the rows are in): the retry
+    must find the batch in the log and send it with the numbers it has, not
+    store it again with new ones (every client would show its text twice)."""
+    import asyncio
+
+    from django.db import OperationalError
+
+    from engine import streaming
+
+    run = Run.objects.create(graph=GRAPH, input={})
+    store_events(run.pk, [events.event(events.STEP_STARTED, run.pk, node="write", key="1", attempt=1)])
+    real_store, answers_lost = streaming.store_events, []
+
+    def commit_then_lose_the_answer(run_id, run_events):
+        if not answers_lost:
+            answers_lost.append(run_id)
+            real_store(run_id, [dict(e) for e in run_events])  # committed, but the caller never learns its numbers
+            raise OperationalError("server closed the connection unexpectedly")
+        real_store(run_id, run_events)
+
+    monkeypatch.setattr(streaming, "store_events", commit_then_lose_the_answer)
+    batch = [events.event(events.STEP_DELTA, run.pk, node="write", key="1", text="On "),
+             events.event(events.STEP_DELTA, run.pk, node="other", key="1", text="Write ")]
+
+    async def publish_and_watch() -> list[dict]:
+        from channels.layers import get_channel_layer
+
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(events.group_name(run.pk), channel)
+        await streaming.Publisher()._publish_until_done(batch)
+        return (await asyncio.wait_for(layer.receive(channel), 10))["events"]
+
+    live = asyncio.run(publish_and_watch())
+    assert answers_lost
+    assert [(e["seq"], e["text"]) for e in live] == [(2, "On "), (3, "Write ")], "sent live with the numbers it was stored with"
+    log = [(seq, json.loads(data).get("text")) for seq, data in RunEvent.objects.filter(run=run).order_by("seq").values_list("seq", "data")]
+    assert log == [(1, None), (2, "On "), (3, "Write ")]
+    assert Run.objects.get(pk=run.pk).event_seq == 3
