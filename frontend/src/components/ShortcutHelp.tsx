@@ -12,7 +12,7 @@ export const SHORTCUTS: [string, string][] = [
   ["F2 / double-click", "Rename the focused node"],
   ["L", "Auto-layout"],
   ["F", "Fit the workflow in view"],
-  ["Z", "Zoom to the selected nodes"],
+  ["Z", "Zoom to the selected nodes (also the last button under the zoom controls)"],
   ["Ctrl+F", "Find a node by name: Enter selects it and centres the view on it"],
   ["N", "Add a sticky note"],
   ["Click a palette entry (or Enter on it)", "Add that node below the selected one, connected to it (nothing selected: in the middle of the view)"],
