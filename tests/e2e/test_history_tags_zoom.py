@@ -95,3 +95,13 @@ def test_history_hides_experiment_runs_tags_are_edited_in_the_workflow_tab_and_a
     assert node(page, "draft").bounding_box()["width"] > before
     assert abs(cx - nx) < 40 and abs(cy - ny) < 40
     shot(page, "32-zoomed-to-selection")
+
+    # An experiment's run opened on the canvas (from its experiment's page): the history leaves it
+    # out, yet Compare still offers it, as run B, against the run before it.
+    page.goto(f"http://{live_daphne}/workflows/{workflow.pk}/?run={experiment[-1]}")
+    node(page, "helper").wait_for()
+    page.get_by_role("tab", name="Compare").click()
+    compare = page.get_by_test_id("run-compare")
+    page.wait_for_function("(id) => document.querySelector('[aria-label=\"Run B\"]')?.value === String(id)", arg=experiment[-1], timeout=10000)
+    assert compare.get_by_label("Run B").locator("option:checked").text_content().startswith(f"#{experiment[-1]} ")
+    assert compare.get_by_label("Run A").locator("option:checked").text_content().startswith(f"#{manual_v1} ")

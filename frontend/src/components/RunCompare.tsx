@@ -51,6 +51,13 @@ export function RunCompare({ runs, openRun, nodeOrder, nodeName }: Props) {
   const rows = useMemo(() => (a && b ? compareRuns(a.steps, b.steps, nodeOrder) : []), [a, b, nodeOrder]);
   const [open, setOpen] = useState<Set<string>>(new Set());
 
+  // The history's runs (its filters apply, so an experiment's are left out by
+  // default), plus the open run even when the history does not list it (an
+  // experiment's run opened from its page), so its picker shows what is compared.
+  const choices = useMemo(() => {
+    const listed = runs ?? [];
+    return openRun && !listed.some((r) => r.id === openRun.id) ? [...listed, openRun].sort((x, y) => y.id - x.id) : listed;
+  }, [runs, openRun]);
   const picker = (side: 0 | 1) => (
     <label className="compare-pick">
       {side === 0 ? "Run A" : "Run B"}
@@ -60,7 +67,7 @@ export function RunCompare({ runs, openRun, nodeOrder, nodeName }: Props) {
         aria-label={side === 0 ? "Run A" : "Run B"}
       >
         <option value="">—</option>
-        {(runs ?? []).map((r) => (
+        {choices.map((r) => (
           <option key={r.id} value={r.id}>
             #{r.id} · {r.status}
             {r.version != null ? ` · v${r.version}` : ""}
