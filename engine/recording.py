@@ -259,13 +259,18 @@ class Recorder:
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
 
     def finish(self, *, status: str, output: Any, error: dict | None, tokens: int, cost: float, steps: int,
-               turn: dict[str, Any] | None = None) -> None:
-        """End the run, fenced: its steps, its status and (a chat turn) its
-        conversation's new messages in one transaction, or none of them."""
+               turn: dict[str, Any] | None = None, events: list[dict[str, Any]] | None = None) -> None:
+        """End the run, fenced: its steps, its status, its last events
+        (numbered and stored here; the publisher only sends them) and (a chat
+        turn) its conversation's new messages in one transaction, or none."""
+        from .streaming import store_events
+
         with transaction.atomic():
             self.flush()
             self._fence(status=status, output=output, error=error, tokens=tokens, cost_usd=cost, steps_count=steps,
                         finished_at=timezone.now(), owner="", lease_until=None)
+            if events:
+                store_events(self.run.pk, events)
             if turn is not None:
                 from .product import product
 

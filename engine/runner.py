@@ -902,14 +902,11 @@ class RunExecutor:
         if error:
             error = {k: v for k, v in error.items() if v is not None}
         output, error = values.encodable(output), values.encodable(error)
-        self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps, turn=turn)
-        if self.chunks_sent or self.resumed:
-            try:
-                execution.forget_chunks(self.run.pk)
-            except OperationalError:  # kept rows are harmless: deleted with the run
-                log.warning("run %s: could not delete its chunks' rows", self.run.pk)
-        self._cancel_children()
-        self._wake_parent()
+        # The run's last events are numbered and stored in the transaction that
+        # ends it, so a final run's log always ends with run.finished (a worker
+        # killed just after the end used to take it along, unpublished); what
+        # was emitted before is stored first, to keep the order.
+        self.publisher.flush()
         self.events.append(
             events.event(
                 events.RUN_FINISHED, self.run.pk, status=status, output=output, error=error,
@@ -917,7 +914,16 @@ class RunExecutor:
                 duration_ms=round((time.monotonic() - self.started) * 1000, 1),
             )
         )
-        self.publisher.emit_many(self.events)
-        self.events = []
+        final, self.events = self.events, []
+        self.recorder.finish(status=status, output=output, error=error, tokens=self.tokens, cost=self.cost, steps=self.steps, turn=turn,
+                             events=final)
+        if self.chunks_sent or self.resumed:
+            try:
+                execution.forget_chunks(self.run.pk)
+            except OperationalError:  # kept rows are harmless: deleted with the run
+                log.warning("run %s: could not delete its chunks' rows", self.run.pk)
+        self._cancel_children()
+        self._wake_parent()
+        self.publisher.emit_many(final)  # already numbered and stored: only sent live from here
         self.publisher.flush()
         return status

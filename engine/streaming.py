@@ -143,10 +143,11 @@ class Publisher:
             by_run[event["run"]].append(event)
         layer = get_channel_layer()
         for run_id, run_events in by_run.items():
-            if not all("seq" in e for e in run_events):
+            unnumbered = [e for e in run_events if "seq" not in e]  # (a run's last events come numbered: stored with its end)
+            if unnumbered:
                 maybe_stored = doubtful is not None and run_id in doubtful
                 try:
-                    await asyncio.get_running_loop().run_in_executor(_event_log_thread(), _store_on_event_log_thread, run_id, run_events,
+                    await asyncio.get_running_loop().run_in_executor(_event_log_thread(), _store_on_event_log_thread, run_id, unnumbered,
                                                                      maybe_stored)
                 except DatabaseError:
                     if doubtful is not None:
