@@ -186,8 +186,12 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         """The run's summary if the user may see it, else None."""
         from .api.serializers import RunSummarySerializer
 
-        run = next(iter(Run.objects.raw(_summary_sql(), [True, self.run_id, user.pk])), None)
-        return None if run is None else RunSummarySerializer(run).data
+        # list(): read the cursor to its end. A raw query's cursor is read
+        # lazily, and on SQLite a statement left unfinished keeps its read
+        # transaction open on the pooled connection: later queries on it
+        # would see the database as it was then (a run that never finishes).
+        runs = list(Run.objects.raw(_summary_sql(), [True, self.run_id, user.pk]))
+        return RunSummarySerializer(runs[0]).data if runs else None
 
     @database_sync_to_async
     def _events_from_database(self) -> list[dict[str, Any]]:
