@@ -34,9 +34,14 @@ function delta(a: number, b: number, format: (n: number) => string): string {
 
 export function RunCompare({ runs, openRun, nodeOrder, nodeName }: Props) {
   const [pair, setPair] = useState<[number | null, number | null]>(() => defaultPair(runs ?? [], openRun));
+  // Until the user picks, the pair follows the default: the open run and the
+  // history may arrive in either order, and the open run must win once it is known.
+  const [picked, setPicked] = useState(false);
   useEffect(() => {
-    if (pair[1] == null && runs?.length) setPair(defaultPair(runs, openRun));
-  }, [runs, openRun, pair]);
+    if (picked) return;
+    const [a, b] = defaultPair(runs ?? [], openRun);
+    setPair((p) => (p[0] === a && p[1] === b ? p : [a, b]));
+  }, [runs, openRun, picked]);
   const [records, setRecords] = useState<Record<number, RunRecord>>({});
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -63,7 +68,10 @@ export function RunCompare({ runs, openRun, nodeOrder, nodeName }: Props) {
       {side === 0 ? "Run A" : "Run B"}
       <select
         value={pair[side] ?? ""}
-        onChange={(e) => setPair((p) => (side === 0 ? [Number(e.target.value) || null, p[1]] : [p[0], Number(e.target.value) || null]))}
+        onChange={(e) => {
+          setPicked(true);
+          setPair((p) => (side === 0 ? [Number(e.target.value) || null, p[1]] : [p[0], Number(e.target.value) || null]));
+        }}
         aria-label={side === 0 ? "Run A" : "Run B"}
       >
         <option value="">—</option>
