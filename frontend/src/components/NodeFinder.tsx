@@ -3,10 +3,11 @@
  * Enter (or a click) select the node and centre the view on it; Escape
  * closes.
  */
-import { useMemo, useState } from "react";
+import { useMemo } from "react";
 
 import { displayName, type WorkflowDoc } from "../graph/format";
 import type { TypeIndex } from "../graph/nodeTypes";
+import { useSearchList } from "../hooks/useSearchList";
 
 interface Props {
   doc: WorkflowDoc;
@@ -16,8 +17,7 @@ interface Props {
 }
 
 export function NodeFinder({ doc, types, onFound, onClose }: Props) {
-  const [query, setQuery] = useState("");
-  const [active, setActive] = useState(0);
+  const { query, active, setActive, inputProps } = useSearchList(() => matches.length, (i) => choose(i), onClose);
   const matches = useMemo(() => {
     const q = query.trim().toLowerCase();
     return doc.nodes.filter((n) => !q || `${displayName(n)} ${n.id} ${types.get(n.type)?.label ?? n.type}`.toLowerCase().includes(q)).slice(0, 50);
@@ -35,18 +35,7 @@ export function NodeFinder({ doc, types, onFound, onClose }: Props) {
           type="search"
           placeholder="Find a node by name…"
           aria-label="Find a node by name"
-          value={query}
-          onChange={(e) => {
-            setQuery(e.target.value);
-            setActive(0);
-          }}
-          onKeyDown={(e) => {
-            e.stopPropagation();
-            if (e.key === "Escape") onClose();
-            else if (e.key === "ArrowDown") (e.preventDefault(), setActive((i) => Math.min(i + 1, matches.length - 1)));
-            else if (e.key === "ArrowUp") (e.preventDefault(), setActive((i) => Math.max(i - 1, 0)));
-            else if (e.key === "Enter") (e.preventDefault(), choose(active));
-          }}
+          {...inputProps}
         />
         <button type="button" className="small ghost" aria-label="Close the finder" onClick={onClose}>
           ✕

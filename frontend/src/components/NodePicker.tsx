@@ -4,9 +4,10 @@
  * already connected to the port the edge came from. Escape or a click
  * elsewhere closes it.
  */
-import { useMemo, useState, type CSSProperties } from "react";
+import { useMemo, type CSSProperties } from "react";
 
 import { categoryColor, type NodeTypeDescription } from "../graph/nodeTypes";
+import { useSearchList } from "../hooks/useSearchList";
 
 interface Props {
   types: readonly NodeTypeDescription[];
@@ -18,8 +19,7 @@ interface Props {
 }
 
 export function NodePicker({ types, at, from, onPick, onClose }: Props) {
-  const [query, setQuery] = useState("");
-  const [active, setActive] = useState(0);
+  const { query, active, setActive, inputProps } = useSearchList(() => choices.length, (i) => pick(i), onClose);
   const choices = useMemo(() => {
     const q = query.trim().toLowerCase();
     // Only what can take an edge in: not start, not sticky notes.
@@ -42,18 +42,7 @@ export function NodePicker({ types, at, from, onPick, onClose }: Props) {
           type="search"
           placeholder={`Add after ${from}…`}
           aria-label="Search node types to add"
-          value={query}
-          onChange={(e) => {
-            setQuery(e.target.value);
-            setActive(0);
-          }}
-          onKeyDown={(e) => {
-            e.stopPropagation();
-            if (e.key === "Escape") onClose();
-            else if (e.key === "ArrowDown") (e.preventDefault(), setActive((i) => Math.min(i + 1, choices.length - 1)));
-            else if (e.key === "ArrowUp") (e.preventDefault(), setActive((i) => Math.max(i - 1, 0)));
-            else if (e.key === "Enter") (e.preventDefault(), pick(active));
-          }}
+          {...inputProps}
         />
         <ul role="listbox" aria-label="Node types">
           {choices.map((t, i) => (
