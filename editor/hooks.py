@@ -11,8 +11,12 @@ Answers (README, "Calling workflows from outside"):
   400 bad JSON / input · 401 signature · 404 token · 409 nothing published
   413 body over WEBHOOK_MAX_BODY_BYTES · 429 over the trigger's rate limit (Retry-After)
 
-The view is async so a waiting caller holds no thread: it watches the run's
-event log in Redis for `run.finished` and then reads the row."""
+The view is async: it watches the run's event log in Redis for
+`run.finished` (no database polling) and then reads the row. Behind the web
+process's synchronous middleware chain (orchestrator_site/asgi_handler.py) it
+runs through `async_to_sync`, so a waiting caller does hold a thread of its
+own request for at most the trigger's `timeout_s`; the trigger's rate limit
+bounds how many wait at once."""
 from __future__ import annotations
 
 import asyncio
