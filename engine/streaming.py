@@ -15,16 +15,22 @@ token."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import logging
 import time
 from collections import defaultdict
 from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
+from redis.exceptions import RedisError
 
 from . import events, ioloop, redis_client
+
+log = logging.getLogger(__name__)
 
 LOG_TTL_S = 7 * 24 * 3600  # the Redis copy of a run's log (the database keeps it longer: ENGINE_EVENT_LOG_KEEP_S)
 PUBLISH_GIVE_UP_S = 120.0  # how long a batch of events waits for the database or Redis to come back
@@ -47,15 +53,11 @@ class Publisher:
     def flush(self, timeout: float = 5.0) -> None:
         """Block until everything emitted so far from this thread is published
         (or `timeout` passed: Redis is away, and the pump goes on trying)."""
-        import concurrent.futures
-
         future = ioloop.submit(self._flush())
         try:
             future.result(timeout)
         except concurrent.futures.TimeoutError:
-            import logging
-
-            logging.getLogger(__name__).warning("run events not yet published after %g s (Redis away?); they follow when it is back", timeout)
+            log.warning("run events not yet published after %g s (Redis away?); they follow when it is back", timeout)
 
     # On the I/O loop.
     def emit_nowait(self, event: dict[str, Any]) -> None:
@@ -104,11 +106,6 @@ class Publisher:
         order. A batch stored is never stored again (`_publish` sends what it
         stored); one stored but not sent live is fine: a client that
         reconnects reads it."""
-        import logging
-
-        from django.db import DatabaseError
-        from redis.exceptions import RedisError
-
         pending = coalesce(batch)
         sent: set[int] = set()  # runs whose share is stored and sent: not again on a retry
         doubtful: set[int] = set()  # runs whose store failed: perhaps only its answer was lost
@@ -120,14 +117,14 @@ class Publisher:
                 return
             except (RedisError, OSError, DatabaseError) as exc:
                 if waited >= PUBLISH_GIVE_UP_S:
-                    logging.getLogger(__name__).error("gave up publishing %d run events after %g s: %s", len(batch), waited, exc)
+                    log.error("gave up publishing %d run events after %g s: %s", len(batch), waited, exc)
                     return
-                logging.getLogger(__name__).warning("publishing run events failed (%s); again in %.1f s", exc, delay)
+                log.warning("publishing run events failed (%s); again in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 waited += delay
                 delay = min(delay * 2, 2.0)
             except Exception:  # a bug must not kill the pump; the DB still has every step
-                logging.getLogger(__name__).exception("publishing run events failed")
+                log.exception("publishing run events failed")
                 return
 
     async def _publish(self, batch: list[dict[str, Any]], sent: set[int], doubtful: set[int] | None = None) -> None:
@@ -135,9 +132,6 @@ class Publisher:
         done goes into `sent`. An event that has its number is not stored
         again on a retry after an outage, only sent; nor is a share whose
         store failed (its run in `doubtful`) but is found in the log."""
-        from django.db import DatabaseError
-        from redis.exceptions import RedisError
-
         by_run: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for event in batch:
             by_run[event["run"]].append(event)
@@ -172,15 +166,11 @@ def _event_log_thread():
     delayed every token batch by the connect."""
     global _event_log_executor
     if _event_log_executor is None:
-        import concurrent.futures
-
         _event_log_executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log")
     return _event_log_executor
 
 
 def _store_on_event_log_thread(run_id: int, run_events: list[dict[str, Any]], maybe_stored: bool = False) -> None:
-    from django.db import DatabaseError, connection
-
     try:
         if maybe_stored and _find_stored(run_id, run_events):
             return
@@ -222,8 +212,6 @@ def store_events(run_id: int, run_events: list[dict[str, Any]]) -> None:
     the commit; SQLite holds its write lock), so two publishers never get the
     same numbers and a failed transaction leaves no hole. Sets each event's
     `seq`. Events of a run that no longer exists are dropped (no seq)."""
-    from django.db import connection, transaction
-
     from .models import Run, RunEvent
 
     if not run_events:
@@ -303,8 +291,6 @@ def publisher() -> Publisher:
 def reset_run_log(run_id: int) -> None:
     """A new run starts with nothing in Redis, whatever a reused id left there."""
     from .execution import results_key
-
-    from redis.exceptions import RedisError
 
     try:
         redis_client.client().delete(events.log_key(run_id), results_key(run_id))
