@@ -99,12 +99,15 @@ def _when_param(params, name: str, end_of_day: bool = False):
     if not raw:
         return None
     try:
-        moment = parse_datetime(raw)
-        if moment is None:
-            day = parse_date(raw)
-            if day is None:
-                raise ValueError
+        # The date first: parse_datetime accepts a bare date too (as midnight), which
+        # would make "until=<today>" leave out today.
+        day = parse_date(raw)
+        if day is not None:
             moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+        else:
+            moment = parse_datetime(raw)
+            if moment is None:
+                raise ValueError
     except ValueError:
         raise ValidationError({name: [f"must be an ISO date (2026-12-01) or date-time (2026-12-01T10:00:00Z), not {raw!r}"]}) from None
     if timezone.is_naive(moment):

@@ -57,6 +57,9 @@ def test_workflow_runs_filter_by_status_trigger_version_text_and_date(history, p
     since = (timezone.now() - timedelta(days=2)).date().isoformat()
     assert ids_of(client.get(base + f"?since={since}")) == {ids["manual_ok"], ids["exp_ok"]}
     assert ids_of(client.get(base + f"?until={since}")) == {ids["manual_failed"]}
+    today = timezone.localdate().isoformat()  # "until" a day includes that whole day
+    assert ids_of(client.get(base + f"?until={today}")) == {ids["manual_ok"], ids["exp_ok"], ids["manual_failed"]}
+    assert ids_of(client.get(base + f"?since={today}&until={today}")) == {ids["manual_ok"], ids["exp_ok"]}
     assert ids_of(client.get(base + f"?version={v2.number}")) == {ids["manual_failed"]}
     assert ids_of(client.get(base + "?version=1")) == {ids["manual_ok"], ids["exp_ok"]}
 
