@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from . import runsql
 from .models import Run, Step
 
 
@@ -60,6 +61,9 @@ class Recorder:
         self.seq: int | None = None  # the last step number; read with the steps, at the first need
         self._buffer: list[dict[str, Any]] = []  # new rows: quick steps, skips
         self._finished: list[dict[str, Any]] = []  # rows of started network steps, now finished
+        # Whether a step row of this run may be `running` (left by an owner before, or
+        # started here): only then does the run's end look for such rows to close.
+        self.may_have_running = run.status != Run.Status.QUEUED
 
     def flush(self) -> None:
         if not (self._buffer or self._finished):
@@ -71,12 +75,13 @@ class Recorder:
             # takeover can slip in between the check and the step rows; on
             # SQLite the transaction holds the database's write lock.
             self._fence()
-            _upsert(self._buffer, update=())
-            _upsert(self._finished, update=FINISHED_FIELDS)
-        self._buffer, self._finished = [], []
+            self._write_buffered()
 
-    def _mine(self):
-        return self.lease.mine() if self.lease is not None else Run.objects.filter(pk=self.run.pk)
+    def _write_buffered(self) -> None:
+        """The buffered step rows, in a transaction the caller has fenced."""
+        _upsert(self._buffer, update=())
+        _upsert(self._finished, update=FINISHED_FIELDS)
+        self._buffer, self._finished = [], []
 
     def _fence(self, **also: Any) -> None:
         """Renew the lease and write `also` to the run, or raise OwnershipLost."""
@@ -87,11 +92,14 @@ class Recorder:
         values = dict(also)
         if self.lease is None:
             if values:
-                Run.objects.filter(pk=self.run.pk).update(**values)
+                runsql.update(self.run.pk, values)
             return
         values.setdefault("lease_until", timezone.now() + timedelta(seconds=LEASE_TTL_S))
-        if not self.lease.mine().update(**values):
+        if not self.lease.write(**values):
             raise OwnershipLost(f"run {self.run.pk}: lease lost")
+        if values.get("owner") == "":
+            # The run ended or parked with this write: once it commits, no lease is left to release.
+            transaction.on_commit(self.lease.let_go)
 
     @staticmethod
     def close_running_steps(run_id: int, reason: str) -> None:
@@ -113,7 +121,12 @@ class Recorder:
         """The run's succeeded steps in the order they finished (what replay
         needs), with the failed steps of fan-out items (a run still going
         after one was tolerated by its fan-out's `on_item_error`) marked
-        `"failed": True`; one query, which also gives the last step number."""
+        `"failed": True`; one query, which also gives the last step number.
+        A run still queued has no steps unless it is a re-run (its reused
+        steps are written with it): no query for it."""
+        if self.run.status == Run.Status.QUEUED and not self.run.from_node:
+            self.seq = 0
+            return []
         rows = list(self.run.steps.values("status", "seq", "node_id", "key", "output", "ports", "set_vars", "tokens_in", "tokens_out",
                                           "cost_usd", "error"))
         self.seq = max((row["seq"] for row in rows), default=0)
@@ -127,14 +140,16 @@ class Recorder:
         queue, or back from waiting for a person (that time not counted).
         False if it changed meanwhile (cancelled while queued or waiting)."""
         now = timezone.now()
+        owner = self.lease.token if self.lease is not None else None
         if self.run.status == Run.Status.QUEUED:
-            changed = self._mine().filter(status=Run.Status.QUEUED).update(status=Run.Status.RUNNING, started_at=now)
+            changed = runsql.update(self.run.pk, {"status": Run.Status.RUNNING, "started_at": now}, owner=owner,
+                                    also_where={"status": Run.Status.QUEUED})
             self.run.started_at = now
         else:
             waited = (now - self.run.parked_at).total_seconds() if self.run.parked_at else 0.0
             self.run.parked_s += waited
-            changed = self._mine().filter(status=Run.Status.WAITING).update(
-                status=Run.Status.RUNNING, parked_at=None, parked_s=self.run.parked_s)
+            changed = runsql.update(self.run.pk, {"status": Run.Status.RUNNING, "parked_at": None, "parked_s": self.run.parked_s},
+                                    owner=owner, also_where={"status": Run.Status.WAITING})
             self.run.parked_at = None
         self.run.status = Run.Status.RUNNING
         return bool(changed)
@@ -147,6 +162,7 @@ class Recorder:
             self._steps_started(started)
 
     def _steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
+        self.may_have_running = True
         _upsert([dict(run_id=self.run.pk, node_id=node, key=key, node_type=node_type, status=Step.Status.RUNNING, input=rendered, attempts=1,
                       started_at=started_at, seq=0) for node, key, node_type, rendered, started_at in started],
                 update=("status", "input", "attempts", "started_at"))
@@ -252,11 +268,28 @@ class Recorder:
                     status=Step.Status.CANCELLED, error=reason, finished_at=now
                 )
 
-    def save_usage(self, tokens: int, cost: float, steps: int) -> None:
-        self._fence(tokens=tokens, cost_usd=cost, steps_count=steps)
-
     def cancel_requested(self) -> bool:
         return Run.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+
+    def checkpoint(self, tokens: int, cost: float, steps: int) -> bool:
+        """The runner's periodic check in one fenced statement: renew the
+        lease, write the usage so far, and read whether a user asked to
+        cancel (what it returns). OwnershipLost if the lease is gone."""
+        import time
+        from datetime import timedelta
+
+        from .runner import LEASE_TTL_S, OwnershipLost
+
+        values = {"tokens": tokens, "cost_usd": cost, "steps_count": steps}
+        if self.lease is None:
+            runsql.update(self.run.pk, values)
+            return self.cancel_requested()
+        values["lease_until"] = timezone.now() + timedelta(seconds=LEASE_TTL_S)
+        row = runsql.update(self.run.pk, values, owner=self.lease.token, returning=("cancel_requested",))
+        if row is None:
+            raise OwnershipLost(f"run {self.run.pk}: lease lost")
+        self.lease.renewed = time.monotonic()
+        return bool(row[0])
 
     def finish(self, *, status: str, output: Any, error: dict | None, tokens: int, cost: float, steps: int,
                turn: dict[str, Any] | None = None, events: list[dict[str, Any]] | None = None) -> None:
@@ -266,9 +299,11 @@ class Recorder:
         from .streaming import store_events
 
         with transaction.atomic():
-            self.flush()
+            # The fence first (it locks the run's row, or fails with nothing
+            # written), then the buffered steps and the rest under it.
             self._fence(status=status, output=output, error=error, tokens=tokens, cost_usd=cost, steps_count=steps,
                         finished_at=timezone.now(), owner="", lease_until=None)
+            self._write_buffered()
             if events:
                 store_events(self.run.pk, events)
             if turn is not None:
@@ -276,4 +311,5 @@ class Recorder:
 
                 turn = dict(turn)
                 product().record_turn(turn.pop("conversation_id"), **turn)
-            self.close_running_steps(self.run.pk, f"the run {status} before this step's result came")
+            if self.may_have_running:
+                self.close_running_steps(self.run.pk, f"the run {status} before this step's result came")

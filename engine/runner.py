@@ -23,13 +23,13 @@ from typing import Any
 import jsonschema
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from .models import Run
 
-from . import events, execution, ioloop, redis_client, templating, values, workers
+from . import events, execution, ioloop, redis_client, runsql, templating, values, workers
 from .errors import NodeFailed, WorkflowError
 from .graph import Graph, InvalidWorkflow, load_cached
 from .nodes.base import NodeContext, NodeResult, Usage
@@ -89,10 +89,12 @@ class Lease:
 
     A request to advance a run that arrives while another worker holds it (a
     person's answer landing just as the run parks, say) must not be lost. So
-    every request first raises the run's wake flag (in Redis: a wake-up, not
-    the truth — the sweeper is the backstop if it is lost), then tries the
-    lease; the holder lowers the flag when it takes the lease and, after
-    releasing it, sends the run again if the flag went up meanwhile."""
+    a request that finds the lease held raises the run's wake flag (in Redis:
+    a wake-up, not the truth — the sweeper is the backstop if it is lost) and
+    tries the lease once more (the holder may have let go before the flag
+    went up); the holder, after releasing it, sends the run again if the flag
+    went up meanwhile. A request that takes the lease at once costs no Redis
+    command: its own flag would be of no use to anyone."""
 
     def __init__(self, run_id: int):
         self.run_id = run_id
@@ -100,6 +102,7 @@ class Lease:
         self.token = f"{LOCAL_EXECUTOR}/{uuid.uuid4().hex[:12]}"
         self.epoch: int | None = None
         self.renewed = 0.0
+        self.held_here = False  # taken and not yet given up
 
     def request(self) -> None:
         # Long-lived: the holder may take minutes before it lets go (a person
@@ -116,35 +119,47 @@ class Lease:
         except RedisError:
             return False
 
-    def acquire(self) -> bool:
+    def acquire(self) -> Run | None:
+        """Take the lease (a compare-and-set that also raises `epoch`) and
+        read the run under it, in one statement; None if not taken."""
         now = timezone.now()
-        taken = (Run.objects.filter(pk=self.run_id).exclude(status__in=list(Run.FINISHED))
-                 .filter(Q(owner="") | Q(lease_until__lt=now) | Q(lease_until__isnull=True))
-                 .update(owner=self.token, epoch=F("epoch") + 1, lease_until=now + timedelta(seconds=LEASE_TTL_S)))
-        if not taken:
-            return False
-        self.epoch = Run.objects.filter(pk=self.run_id).values_list("epoch", flat=True).get()
+        run = runsql.take(self.run_id, self.token, now, now + timedelta(seconds=LEASE_TTL_S))
+        if run is None:
+            return None
+        self.epoch = run.epoch
         self.renewed = time.monotonic()
-        return True
+        self.held_here = True
+        return run
 
     def mine(self):
         """The run's row, as long as this lease holds it: every owner write filters on it."""
         return Run.objects.filter(pk=self.run_id, owner=self.token)
+
+    def write(self, **values: Any) -> bool:
+        """Write `values` to the run's row if this lease still holds it (a precompiled UPDATE)."""
+        return bool(runsql.update(self.run_id, values, owner=self.token))
 
     def refresh(self, force: bool = False) -> None:
         """Renew the lease (at most every LEASE_RENEW_S unless forced); OwnershipLost if it is gone."""
         now = time.monotonic()
         if not force and now - self.renewed < LEASE_RENEW_S:
             return
-        if not self.mine().update(lease_until=timezone.now() + timedelta(seconds=LEASE_TTL_S)):
+        if not self.write(lease_until=timezone.now() + timedelta(seconds=LEASE_TTL_S)):
             raise OwnershipLost(f"run {self.run_id}: lease lost")
         self.renewed = now
 
+    def let_go(self) -> None:
+        """The lease was given up by a fenced write (the run ended or parked): nothing left to release."""
+        self.held_here = False
+
     def release(self) -> None:
+        if not self.held_here:
+            return
         try:
-            self.mine().update(owner="", lease_until=None)
+            self.write(owner="", lease_until=None)
         except OperationalError:
             log.warning("run %s: could not release its lease; it lapses in %g s", self.run_id, LEASE_TTL_S)
+        self.held_here = False
 
     @staticmethod
     def held(run_id: int) -> bool:
@@ -196,21 +211,24 @@ class RunExecutor:
     # ------------------------------------------------------------------ entry
 
     def execute(self) -> str | None:
-        status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
-        if status is None or status in Run.FINISHED:
-            return None
         lease = Lease(self.run_id)
-        lease.request()
-        if not lease.acquire():
-            log.info("run %s is advanced by another worker; it will look again when it lets go", self.run_id)
-            return None
-        lease.take_requests()
+        run = lease.acquire()
+        if run is None:
+            # Not taken: finished (a duplicate message), or held by another
+            # worker. Only then is the wake flag raised, and the lease tried
+            # once more: the holder may have let go before it saw the flag.
+            status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
+            if status is None or status in Run.FINISHED:
+                return None
+            lease.request()
+            run = lease.acquire()
+            if run is None:
+                log.info("run %s is advanced by another worker; it will look again when it lets go", self.run_id)
+                return None
+            lease.take_requests()
         result = None
         try:
-            run = Run.objects.get(pk=self.run_id)  # read under the lease: the worker before us may have changed it
-            if run.is_finished:
-                return None
-            result = self._execute(run, lease)
+            result = self._execute(run, lease)  # the run as read under the lease: the worker before us may have changed it
             return result
         except OwnershipLost:
             # Another worker owns the run now: stop without writing anything more.
@@ -243,7 +261,8 @@ class RunExecutor:
         finally:
             self.stopping = True
             lease.release()
-            if lease.take_requests() and result not in Run.FINISHED:
+            # A run that ended needs no second look, whoever asked for one meanwhile.
+            if result not in Run.FINISHED and lease.take_requests():
                 from .tasks import advance_run
 
                 log.info("run %s was asked for while this worker held it; sending it again", self.run_id)
@@ -257,6 +276,9 @@ class RunExecutor:
         whose step was cut short by a failure, a cancel or a budget)."""
         from .product import product
 
+        graph = getattr(self, "graph", None)
+        if graph is not None and not any(t.waits_for_child for t in graph.types.values()):
+            return  # only a sub-workflow step starts a child run
         for child in Run.objects.filter(parent_run_id=self.run_id).exclude(status__in=list(Run.FINISHED)).values_list("pk", flat=True):
             log.info("run %s ended: cancelling its sub-workflow run %s", self.run_id, child)
             try:
@@ -297,7 +319,9 @@ class RunExecutor:
         if run.status in (Run.Status.QUEUED, Run.Status.WAITING):
             if not self.recorder.mark_running():
                 return Run.objects.get(pk=run.pk).status  # it was cancelled before it could start
-            self.publisher.emit(events.event(events.RUN_STARTED, run.pk, status="running"))
+            # Published with the first steps (at the first flush, or with the
+            # run's end): a short run's events are then stored and sent as one batch.
+            self.events.append(events.event(events.RUN_STARTED, run.pk, status="running"))
         if run.started_at:
             # Time spent waiting for people does not count against timeout_s.
             elapsed = (timezone.now() - run.started_at).total_seconds() - self.run.parked_s
@@ -334,10 +358,10 @@ class RunExecutor:
                     self._checks(lease)
                     next_check = time.monotonic() + CHECK_INTERVAL_S
             self._launch()
+            if not self.in_flight and self.scheduler.finished:
+                return  # what is buffered is written with the run's end, in its transaction (Recorder.finish)
             self._flush()
             if not self.in_flight:
-                if self.scheduler.finished:
-                    return
                 if self.waiting or self.waiting_children:
                     raise Parked()
                 raise RunStopped("failed", "the run cannot continue: no step is running or ready (a join or merge waits for a branch that never ends)", reason="stuck")
@@ -364,14 +388,14 @@ class RunExecutor:
 
     def _checks(self, lease: Lease) -> None:
         self._flush()
-        lease.refresh()
+        # Renews the lease, saves the usage and reads a cancel request: one statement.
+        cancelled = self.recorder.checkpoint(self.tokens, self.cost, self.steps)
         self._relaunch_lost_remote_steps()
-        if self.recorder.cancel_requested():
+        if cancelled:
             raise RunStopped("cancelled", "cancelled by a user", reason="cancelled")
         limit = self.settings.timeout_s
         if time.monotonic() - self.started > limit:
             raise RunStopped("failed", f"budget: the run took longer than timeout_s = {limit:g} s", reason="timeout")
-        self.recorder.save_usage(self.tokens, self.cost, self.steps)
 
     def _check_budgets(self, node: str | None = None) -> None:
         s = self.settings
@@ -714,7 +738,8 @@ class RunExecutor:
     def _wake_parent(self) -> None:
         """A sub-workflow run that ended wakes its parked parent (a lost
         wake-up is found by the sweeper, which reads the database)."""
-        parent = Run.objects.filter(pk=self.run_id).values_list("parent_run_id", flat=True).first()
+        run = getattr(self, "run", None)  # as read under the lease: a run's parent never changes
+        parent = run.parent_run_id if run is not None else Run.objects.filter(pk=self.run_id).values_list("parent_run_id", flat=True).first()
         if parent is None:
             return
         from .tasks import advance_run

@@ -25,7 +25,6 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F
 from redis.exceptions import RedisError
 
 from . import events, ioloop, redis_client
@@ -212,15 +211,17 @@ def store_events(run_id: int, run_events: list[dict[str, Any]]) -> None:
     the commit; SQLite holds its write lock), so two publishers never get the
     same numbers and a failed transaction leaves no hole. Sets each event's
     `seq`. Events of a run that no longer exists are dropped (no seq)."""
-    from .models import Run, RunEvent
+    from . import runsql
+    from .models import RunEvent
 
     if not run_events:
         return
     count = len(run_events)
-    with transaction.atomic():
-        if not Run.objects.filter(pk=run_id).update(event_seq=F("event_seq") + count):
+    # No savepoint inside a caller's transaction (the run's end): all of it or none.
+    with transaction.atomic(savepoint=False):
+        last = runsql.raise_event_seq(run_id, count)
+        if last is None:
             return
-        last = Run.objects.filter(pk=run_id).values_list("event_seq", flat=True).get()
         first = last - count + 1
         numbered = [{"seq": first + offset, **{k: v for k, v in e.items() if k != "seq"}} for offset, e in enumerate(run_events)]
         encoded = [_row_data(e["seq"], e) for e in numbered]
