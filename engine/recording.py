@@ -43,7 +43,9 @@ def _upsert(rows: list[dict[str, Any]], update: tuple[str, ...]) -> None:
     else:
         action = "DO NOTHING"
     sql = f"INSERT INTO {Step._meta.db_table} ({columns}) VALUES ({placeholders}) ON CONFLICT ({target}) {action}"
-    params = [[f.get_db_prep_save(row.get(f.attname, defaults[f.attname]), connection) for f in fields] for row in rows]
+    prepared = [(f.attname, defaults[f.attname], runsql.preparer(f)) for f in fields]
+    params = [[value if prepare is None else prepare(value)
+               for name, default, prepare in prepared for value in (row.get(name, default),)] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 

@@ -18,8 +18,9 @@ import asyncio
 import concurrent.futures
 import json
 import logging
+import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -200,6 +201,36 @@ def _find_stored(run_id: int, run_events: list[dict[str, Any]]) -> bool:
     return False
 
 
+class _Encoded:
+    """The JSON each stored event was given, kept for the Redis copy of the
+    log's tail so an event is encoded once, not twice. Keyed by the event
+    object itself (the publisher sends the very dicts store_events numbered)
+    and checked against its number, so a row of a transaction that rolled
+    back is never taken for another event; bounded, oldest first out."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._rows: "OrderedDict[int, tuple[dict[str, Any], int, str]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, event: dict[str, Any], data: str) -> None:
+        with self._lock:
+            self._rows[id(event)] = (event, event["seq"], data)
+            while len(self._rows) > self.LIMIT:
+                self._rows.popitem(last=False)
+
+    def take(self, event: dict[str, Any]) -> str:
+        with self._lock:
+            kept = self._rows.pop(id(event), None)
+        if kept is not None and kept[0] is event and kept[1] == event.get("seq"):
+            return kept[2]
+        return json.dumps(event, default=str)
+
+
+_encoded = _Encoded()
+
+
 def _row_data(seq: int, event: dict[str, Any]) -> str:
     """An event as its row stores it (and clients are sent it): JSON, its seq first."""
     return json.dumps({"seq": seq, **{k: v for k, v in event.items() if k != "seq"}}, default=str)
@@ -229,8 +260,9 @@ def store_events(run_id: int, run_events: list[dict[str, Any]]) -> None:
         with connection.cursor() as cursor:
             cursor.executemany(f"INSERT INTO {quote(table)} ({quote('run_id')}, {quote('seq')}, {quote('data')}) VALUES (%s, %s, %s)",
                                [(run_id, e["seq"], data) for e, data in zip(numbered, encoded)])
-    for event, with_seq in zip(run_events, numbered):
+    for event, with_seq, data in zip(run_events, numbered, encoded):
         event["seq"] = with_seq["seq"]
+        _encoded.keep(event, data)
 
 
 async def _append_tail(run_id: int, run_events: list[dict[str, Any]]) -> None:
@@ -238,7 +270,7 @@ async def _append_tail(run_id: int, run_events: list[dict[str, Any]]) -> None:
         return
     client = redis_client.async_client()
     async with client.pipeline(transaction=False) as pipe:
-        pipe.rpush(events.log_key(run_id), *(json.dumps(e, default=str) for e in run_events))
+        pipe.rpush(events.log_key(run_id), *(_encoded.take(e) for e in run_events))
         pipe.expire(events.log_key(run_id), LOG_TTL_S)
         await pipe.execute()
 

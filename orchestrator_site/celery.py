@@ -10,6 +10,7 @@ from . import kombu_fix
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
 kombu_fix.apply()  # a worker rides out a Redis restart (see orchestrator_site/kombu_fix.py)
+kombu_fix.reuse_clients()  # one Redis client per broker channel, not one per acknowledgement
 
 class OrchestratorCelery(Celery):
     """Celery with one result backend per process when results are off.

@@ -169,7 +169,8 @@ def test_accepted_answers_202_at_once(published):
     workflow, alice = published
     hook = webhook(alice, workflow, respond="accepted")
     code, data, _ = call(hook["url"])
-    assert code == 202 and data["status"] in ("queued", "running") and isinstance(data["run"], int)
+    # 202 at once, without waiting for the run; a worker that is already up may finish it before the answer is built.
+    assert code == 202 and data["status"] in ("queued", "running", "succeeded") and isinstance(data["run"], int)
 
 
 def test_a_slow_run_answers_202_after_timeout_and_goes_on(personas, client_for, worker, fake_llm):
