@@ -15,6 +15,7 @@ import httpx2  # the openai client's HTTP library
 import jsonschema
 import openai
 from django.conf import settings
+from openai._models import FinalRequestOptions
 
 from . import demo_model
 from .errors import NodeFailed
@@ -44,33 +45,88 @@ class Completion:
     repairs: int = 0
 
 
+@dataclass(frozen=True)
+class _Endpoint:
+    """An openai client and the chat-completions request it builds, built once.
+
+    The client builds a request the same way every time for one endpoint and
+    key: its URL, auth and default headers and timeouts; only the body
+    differs. Building it (options model, header merging, URL parsing, auth
+    hooks) was ~60 % of a call's CPU, and a fan-out's calls are built one
+    after another on one event loop, so the last of a hundred left ~50 ms
+    after the first. So it is built once per endpoint by the client itself and
+    each call sends a copy with its own body through the client's own HTTP
+    client; status errors are made by the client (`_make_status_error_from_response`),
+    so they are the same openai exceptions as before."""
+
+    client: openai.AsyncOpenAI
+    url: httpx2.URL
+    headers: tuple[tuple[str, str], ...]
+    extensions: dict[str, Any]
+
+    def request(self, body: dict[str, Any]) -> httpx2.Request:
+        headers = list(self.headers)
+        if self.client._idempotency_header:  # none for OpenAI's client today; each request its own if it gets one
+            headers.append((self.client._idempotency_header, self.client._idempotency_key()))
+        return httpx2.Request("POST", self.url, headers=headers, content=json.dumps(body).encode(), extensions=self.extensions)
+
+
 # Per event loop (a client is bound to the loop it was made on), by endpoint.
-_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], openai.AsyncOpenAI]]" = weakref.WeakKeyDictionary()
+_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], _Endpoint]]" = weakref.WeakKeyDictionary()
 
 
-def _client(target: ModelTarget) -> openai.AsyncOpenAI:
+async def _endpoint(target: ModelTarget) -> _Endpoint:
     # One client per event loop and endpoint keeps connections warm across a
     # fan-out's calls. Its HTTP transport is aiohttp (the client's `aiohttp`
     # extra): half the CPU per call of the default one, measured on a fan-out
     # of a hundred calls (bench/engine.py), which is what bounds its wall time.
-    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    per_loop = _clients.get(loop)
+    if per_loop is None:
+        per_loop = _clients[loop] = {}
     key = (target.base_url, target.api_key)
-    client = per_loop.get(key)
-    if client is None:
-        client = per_loop[key] = openai.AsyncOpenAI(
+    endpoint = per_loop.get(key)
+    if endpoint is None:
+        client = openai.AsyncOpenAI(
             api_key=target.api_key,
             base_url=target.base_url or None,
             max_retries=0,  # the engine retries with backoff and counts attempts
             timeout=settings.LLM_TIMEOUT_S,
             http_client=openai.DefaultAioHttpClient(timeout=settings.LLM_TIMEOUT_S),
         )
-    return client
+        # The client's own steps for a request (AsyncAPIClient.request), once.
+        options = await client._prepare_options(FinalRequestOptions.construct(method="post", url="/chat/completions", json_data={}))
+        template = client._build_request(options)
+        await client._prepare_request(template)
+        headers = tuple((k, v) for k, v in template.headers.multi_items() if k.lower() != "content-length")
+        endpoint = per_loop.setdefault(key, _Endpoint(client, template.url, headers, dict(template.extensions)))
+        if endpoint.client is not client:  # made meanwhile by another call
+            await client.close()
+    return endpoint
+
+
+async def _send(endpoint: _Endpoint, body: dict[str, Any]) -> httpx2.Response:
+    """POST the body; the response unread (streamed). Errors as the client raises them."""
+    request = endpoint.request(body)
+    try:
+        response = await endpoint.client._client.send(request, stream=True)
+    except httpx2.TimeoutException as exc:
+        raise openai.APITimeoutError(request=request) from exc
+    except Exception as exc:
+        raise openai.APIConnectionError(request=request) from exc
+    if response.status_code >= 400:
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        raise endpoint.client._make_status_error_from_response(response)
+    return response
 
 
 async def close_clients() -> None:
     """Close the running loop's clients: for a short-lived loop, before it ends."""
-    for client in _clients.pop(asyncio.get_running_loop(), {}).values():
-        await client.close()
+    for endpoint in _clients.pop(asyncio.get_running_loop(), {}).values():
+        await endpoint.client.close()
 
 
 @atexit.register
@@ -256,17 +312,17 @@ async def _stream_openai(
         kwargs["max_tokens"] = max_tokens
     if json_schema is not None:
         kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": json_schema, "strict": False}}
-    client = _client(target)
+    endpoint = await _endpoint(target)
     try:
         try:
-            text, usage, calls = await _stream(client, kwargs, on_delta)
+            text, usage, calls = await _stream(endpoint, kwargs, on_delta)
         except openai.BadRequestError as exc:
             if "response_format" not in kwargs or "response_format" not in str(exc):
                 raise
             # The endpoint has no structured outputs: the schema instruction and
             # our own validation still hold the reply to the schema.
             kwargs.pop("response_format")
-            text, usage, calls = await _stream(client, kwargs, on_delta)
+            text, usage, calls = await _stream(endpoint, kwargs, on_delta)
     except openai.RateLimitError as exc:
         raise NodeFailed(f"rate limited by {target.base_url or 'the provider'} (429): {_detail(exc)}", retryable=True) from exc
     except openai.InternalServerError as exc:
@@ -290,22 +346,19 @@ async def _stream_openai(
     return text, max(1, prompt_chars // 4), max(1, len(text) // 4), tool_calls
 
 
-async def _stream(client: openai.AsyncOpenAI, kwargs: dict[str, Any], on_delta: Callable[[str], None]):
+async def _stream(endpoint: _Endpoint, kwargs: dict[str, Any], on_delta: Callable[[str], None]):
     """The reply's text, usage and tool calls, read from the raw event stream.
 
     The chunks are parsed as plain JSON rather than into the client's typed
     models: same wire protocol, same client and errors, about a fifth less CPU
-    per call — which is what a fan-out of a hundred calls spends its time on."""
+    per call — which is what a fan-out of a hundred calls spends its time on.
+    `chat.completions.create` would also first walk its forty typed
+    parameters through a request transform (a third of a call's CPU), which
+    changes nothing for plain JSON like ours."""
     parts: list[str] = []
     calls: dict[int, dict[str, str]] = {}  # tool calls arrive in pieces, by index
     usage = None
-    # A plain POST through the client (its documented way to make a request
-    # it has no method for), asking for the body unread: `chat.completions.create`
-    # first walks its forty typed parameters through a request transform,
-    # which cost a third of the CPU of a call and changes nothing for plain
-    # JSON like ours. Errors, auth and timeouts are the client's, as before.
-    response = await client.post("/chat/completions", cast_to=httpx2.Response, body=kwargs,
-                                 options={"headers": {"X-Stainless-Raw-Response": "stream"}})
+    response = await _send(endpoint, kwargs)
     try:
         async for line in response.aiter_lines():
             if not line.startswith("data:"):
