@@ -11,8 +11,8 @@ Answers (README, "Calling workflows from outside"):
   400 bad JSON / input · 401 signature · 404 token · 409 nothing published
   413 body over WEBHOOK_MAX_BODY_BYTES · 429 over the trigger's rate limit (Retry-After)
 
-The view is async: it watches the run's event log in Redis for
-`run.finished` (no database polling) and then reads the row. Behind the web
+The view is async: it waits in the run's channel-layer group for
+`run.finished` (no polling) and then reads the row. Behind the web
 process's synchronous middleware chain (orchestrator_site/asgi_handler.py) it
 runs through `async_to_sync`, so a waiting caller does hold a thread of its
 own request for at most the trigger's `timeout_s`; the trigger's rate limit
@@ -77,7 +77,7 @@ def _accept(trigger: Trigger, body: bytes, headers) -> tuple[dict[str, Any], int
             if run_id is None:  # the first request with this key failed before starting a run
                 return {"error": "an earlier request with this Idempotency-Key did not start a run; use a new key"}, 409, {}
             return run_id, True
-        return start().pk, True
+        return start().pk, False
     except ServiceError as exc:
         return {"error": exc.message, **({"fields": exc.extra["fields"]} if "fields" in exc.extra else {})}, exc.status, {}
 
@@ -89,38 +89,75 @@ def _run_state(run_id: int) -> tuple[str, Any, Any]:
 async def _wait_finished(run_id: int, timeout: float) -> tuple[str, Any, Any]:
     """The run's (status, output, error) once it has finished, or its status when `timeout` passes first.
 
-    Watches the tail of the run's event log in Redis (one LINDEX every
-    POLL_S: cheap for Redis, no database query) for `run.finished`, and reads
-    the row then; the row is also read every second in case Redis lost the
-    event (Redis is a cache: the database decides)."""
-    from engine.redis_client import async_client
+    Joins the run's channel-layer group, as the run's WebSocket does, and
+    sleeps until the engine's `run.finished` arrives there (the worker already
+    sends every event to that group): no polling, and the answer leaves as soon
+    as the run ends. The row is then read: the database decides (the event is
+    stored with the run's end, in one transaction, before it is sent). The
+    group is joined before the first read, so a run that ends in between is
+    seen by one or the other. With Redis away, or a message lost, the row is
+    read again every FALLBACK_S."""
+    from channels.layers import get_channel_layer
 
-    redis = async_client()
-    log = events.log_key(run_id)
-    deadline = time.monotonic() + timeout
-    state = await _db(_run_state, run_id)
-    next_check = time.monotonic() + 1.0
-    while state[0] not in Run.FINISHED and time.monotonic() < deadline:
-        await asyncio.sleep(POLL_S)
-        try:
-            last = await redis.lindex(log, -1)
-        except Exception:  # Redis away: the periodic database read still answers
-            last = None
-        if (last and b'"run.finished"' in last) or time.monotonic() >= next_check:
+    layer = get_channel_layer()
+    group = events.group_name(run_id)
+    channel = await layer.new_channel()
+    try:
+        await layer.group_add(group, channel)
+        joined = True
+    except Exception:  # Redis away: the periodic database read still answers
+        joined = False
+    try:
+        deadline = time.monotonic() + timeout
+        state = await _db(_run_state, run_id)
+        while state[0] not in Run.FINISHED:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            wait = min(FALLBACK_S, left)
+            if joined:
+                await _until_finished_event(layer, channel, wait)
+            else:
+                await asyncio.sleep(wait)
             state = await _db(_run_state, run_id)
-            next_check = time.monotonic() + 1.0
-    return state
+        return state
+    finally:
+        if joined:
+            try:
+                await layer.group_discard(group, channel)
+            except Exception:  # the group's key expires on its own (the layer's group_expiry)
+                pass
+        # A message sent to the channel after the last receive (a publisher's
+        # repeat of a batch) would stay in the layer's buffer for good.
+        getattr(layer, "receive_buffer", {}).pop(channel, None)
 
 
-POLL_S = 0.01
+async def _until_finished_event(layer, channel: str, wait: float) -> None:
+    """Return when a batch carrying `run.finished` reaches `channel`, or after `wait` seconds."""
+    end = time.monotonic() + wait
+    while (left := end - time.monotonic()) > 0:
+        try:
+            message = await asyncio.wait_for(layer.receive(channel), left)
+        except asyncio.TimeoutError:
+            return
+        except Exception:  # Redis away mid-wait: sleep the rest out, then the row is read
+            await asyncio.sleep(max(0.0, end - time.monotonic()))
+            return
+        if message.get("type") == "run.status" or any(e.get("type") == events.RUN_FINISHED for e in message.get("events", ())):
+            return  # (run.status: a queued run cancelled outside the engine)
+
+
+FALLBACK_S = 1.0
 
 
 def _db(fn, *args):
-    # Not thread-sensitive (concurrent webhook calls must not queue on one
-    # thread), giving the connection back after each call (engine/db.py).
-    from engine.db import off_loop
+    # On the request's own thread (the one waiting in async_to_sync for this
+    # view, see the module docstring) with the request's connection: no other
+    # thread, no connection taken and given back per call. Concurrent calls
+    # each have their own request thread, so none queues behind another.
+    from asgiref.sync import sync_to_async
 
-    return off_loop(fn)(*args)
+    return sync_to_async(fn, thread_sensitive=True)(*args)
 
 
 @csrf_exempt
@@ -141,11 +178,13 @@ async def webhook(request, token: str):
     if len(accepted) == 3:
         data, code, headers = accepted
         return _json(data, code, **headers)
-    run_id, _ = accepted
+    run_id, earlier = accepted
     url = request.build_absolute_uri(f"/api/runs/{run_id}/")
     if trigger.config.get("respond") == "accepted":
-        status_now = await _db(lambda: Run.objects.filter(pk=run_id).values_list("status", flat=True).first())
-        return _json({"run": run_id, "status": status_now or "queued", "url": url}, 202)
+        # A run this call created is queued: it was committed a moment ago. Only
+        # an Idempotency-Key's earlier run has a status worth reading.
+        status_now = await _db(lambda: Run.objects.filter(pk=run_id).values_list("status", flat=True).first()) if earlier else None
+        return _json({"run": run_id, "status": status_now or Run.Status.QUEUED, "url": url}, 202)
     status_, output, error = await _wait_finished(run_id, float(trigger.config.get("timeout_s", 30)))
     if status_ == Run.Status.SUCCEEDED:
         return _json({"run": run_id, "status": status_, "output": output}, 200)
