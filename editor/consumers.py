@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from engine import events
-from engine.streaming import coalesce, read_log
+from engine.streaming import _read_log, coalesce  # (_read_log: the log's query, on this socket's database thread)
 
 from .models import Membership, Run, Step, WorkflowVersion
 
@@ -124,26 +124,30 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=4401)
             return
-        # The right to the run and its summary in one database call: each call
-        # is a thread hop and a connection, and this socket is opened once per run.
-        summary = await self._visible_summary(user)
-        if summary is None:
-            await self.accept()
-            await self.close(code=4404)
-            return
         after = _after(self.scope)
         if after is None:
+            # (A run the user cannot see is still a 4404, whatever the ?after=.)
+            visible = await self._visible_summary(user)
             await self.accept()
-            await self.close(code=4400, reason="?after= must be a whole number of at most 18 digits")
+            if visible is None:
+                await self.close(code=4404)
+            else:
+                await self.close(code=4400, reason="?after= must be a whole number of at most 18 digits")
             return
         self.group = events.group_name(self.run_id)
         # Join before reading the log: an event published in between is then
         # both in the log and delivered live, and the seq filter drops the copy.
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # The right to the run, its summary and its log in one database call:
+        # each call is a thread hop, and this socket is opened once per run.
+        summary, log = await self._summary_and_log(user, after)
+        if summary is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            del self.group
+            await self.accept()
+            await self.close(code=4404)
+            return
         await self.accept()
-        # The summary was read before the log: every event the log holds is at
-        # least as new as it, so the client never sees an older state win.
-        log = await read_log(self.run_id, after)
         if not log and after == 0 and summary["status"] in ("succeeded", "failed", "cancelled"):
             # Only a finished run's log can be gone (it expires); a live run's
             # events are all still to come through the group.
@@ -181,8 +185,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         """A status change made outside the engine (a queued run cancelled)."""
         await self.send_json({"type": "status", "status": message["status"]})
 
-    @database_sync_to_async
-    def _visible_summary(self, user) -> dict[str, Any] | None:
+    def _summary(self, user) -> dict[str, Any] | None:
         """The run's summary if the user may see it, else None."""
         from .api.serializers import RunSummarySerializer
 
@@ -192,6 +195,20 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         # would see the database as it was then (a run that never finishes).
         runs = list(Run.objects.raw(_summary_sql(), [True, self.run_id, user.pk]))
         return RunSummarySerializer(runs[0]).data if runs else None
+
+    @database_sync_to_async
+    def _visible_summary(self, user) -> dict[str, Any] | None:
+        return self._summary(user)
+
+    @database_sync_to_async
+    def _summary_and_log(self, user, after: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The summary, then the log after `after`: the summary is read first,
+        so every event the log holds is at least as new as it, and the client
+        never sees an older state win."""
+        summary = self._summary(user)
+        if summary is None:
+            return None, []
+        return summary, _read_log(self.run_id, after)
 
     @database_sync_to_async
     def _events_from_database(self) -> list[dict[str, Any]]:

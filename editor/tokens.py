@@ -25,13 +25,23 @@ def _ttl() -> float:
     return float(getattr(settings, "TOKEN_CACHE_S", 10))
 
 
-def token_and_user(key: str):
-    """(user, token) for an active user's token, else None."""
-    now = time.monotonic()
+def remembered(key: str):
+    """(user, token) when this process remembers the token as good, else None
+    (not known, or kept too long): no database, so an async caller can ask
+    before deciding whether it needs a thread for the lookup."""
     with _lock:
         hit = _cache.get(key)
-    if hit and hit[0] > now:
+    if hit and hit[0] > time.monotonic():
         return hit[1], hit[2]
+    return None
+
+
+def token_and_user(key: str):
+    """(user, token) for an active user's token, else None."""
+    hit = remembered(key)
+    if hit is not None:
+        return hit
+    now = time.monotonic()
     token = Token.objects.select_related("user").filter(key=key).first()
     if token is None or not token.user.is_active:
         return None

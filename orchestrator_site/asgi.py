@@ -29,11 +29,14 @@ async def http_application(scope, receive, send):
     return await django_asgi_app(scope, receive, send)
 
 
+websocket_router = URLRouter(websocket_urlpatterns)
+
 application = ProtocolTypeRouter(
     {
         "http": http_application,
+        # A good ?token= goes straight to the routes; any other socket through the session stack.
         "websocket": OriginValidator(
-            AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            TokenAuthMiddleware(websocket_router, fallback=AuthMiddlewareStack(websocket_router))
         ),
     }
 )
