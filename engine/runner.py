@@ -44,6 +44,7 @@ CHECK_INTERVAL_S = 0.2  # cancel, timeout and lease checks; cancel lands within 
 LOCAL_EXECUTOR = f"{socket.gethostname()}:{os.getpid()}"
 REMOTE_CHECK_EVERY_S = 1.0  # how often the owner looks after the chunks it sent out
 FLUSH_EVERY = 200  # buffered quick steps written at once
+LAND_EVERY_S = 0.02  # network steps finishing within this of each other are landed and written together
 LEASE_TTL_S = float(os.environ.get("ENGINE_LEASE_TTL_S", "20"))  # how soon a dead owner's run is taken over
 LEASE_RENEW_S = min(5.0, LEASE_TTL_S / 4)  # how often a live owner renews it
 
@@ -369,16 +370,33 @@ class RunExecutor:
             except queue.Empty:
                 flight = None
             # Land every step that has finished by now, then write them together.
+            landing_since = time.monotonic()
             while flight is not None:
                 ready += self._land(flight)
                 self._record_skips()
-                try:
-                    flight = self.completions.get_nowait()
-                except queue.Empty:
-                    flight = None
+                flight = self._next_landing(ready, landing_since)
             if time.monotonic() >= next_check:
                 self._checks(lease)
                 next_check = time.monotonic() + CHECK_INTERVAL_S
+
+    def _next_landing(self, ready: list[Activation], since: float) -> _Flight | dict | None:
+        """The next finished step to land with those landed since `since`, if
+        one finishes within LAND_EVERY_S of it. A wide fan-out's replies come
+        back one by one; landed and written one by one, each cost a
+        transaction and a batch of events. Nothing waits when a step became
+        ready (it starts now) or when nothing else is in flight (the last one
+        is written at once)."""
+        try:
+            return self.completions.get_nowait()
+        except queue.Empty:
+            pass
+        wait = since + LAND_EVERY_S - time.monotonic()
+        if ready or not self.in_flight or wait <= 0:
+            return None
+        try:
+            return self.completions.get(timeout=wait)
+        except queue.Empty:
+            return None
 
     def _flush(self) -> None:
         self.recorder.flush()
