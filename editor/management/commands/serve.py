@@ -33,8 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--no-beat", action="store_true", help="Start no Celery beat (another host runs one).")
         parser.add_argument("--web", type=int, default=int(os.environ.get("WEB_PROCESSES", "1")),
                             help="daphne processes sharing the port (one core each at most).")
+        parser.add_argument("--worker-processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")),
+                            help="Celery worker processes, each with --workers threads (one core each at most).")
 
-    def handle(self, *args, host: str, port: int, workers: int, web: int, no_beat: bool = False, **options):
+    def handle(self, *args, host: str, port: int, workers: int, web: int, no_beat: bool = False, worker_processes: int = 1,
+               **options):
         env = dict(os.environ)
         redis = None
         if not env.get("REDIS_URL"):
@@ -42,14 +45,19 @@ class Command(BaseCommand):
             env["REDIS_URL"] = redis.url
             self.stdout.write(f"embedded Redis on {redis.url}")
         python = sys.executable
-        worker = [python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", str(workers),
-                  "-l", "warning", "-n", f"worker-{os.getpid()}@%h",
-                  # Nothing here uses worker-to-worker gossip or mingle: fewer channels
-                  # to reopen after a lost Redis. (The crash on a Redis restart,
-                  # AttributeError('NoneType' object has no attribute 'hostname'),
-                  # is fixed in orchestrator_site/kombu_fix.py, with or without them.)
-                  "--without-gossip", "--without-mingle"]
-        spawners = [lambda: subprocess.Popen(worker, env=env), *web_spawners(host, port, web, env)]
+        def worker(n: int) -> list[str]:
+            # A worker process runs Python on one core at most (one GIL): with
+            # cores to spare, WORKER_PROCESSES runs more of them, each its own name.
+            return [python, "-m", "celery", "-A", "orchestrator_site", "worker", "-P", "threads", "-c", str(workers),
+                    "-l", "warning", "-n", f"worker-{os.getpid()}-{n}@%h",
+                    # Nothing here uses worker-to-worker gossip or mingle: fewer channels
+                    # to reopen after a lost Redis. (The crash on a Redis restart,
+                    # AttributeError('NoneType' object has no attribute 'hostname'),
+                    # is fixed in orchestrator_site/kombu_fix.py, with or without them.)
+                    "--without-gossip", "--without-mingle"]
+
+        workers_ = [(lambda command=worker(n): subprocess.Popen(command, env=env)) for n in range(max(1, worker_processes))]
+        spawners = [*workers_, *web_spawners(host, port, web, env)]
         if not no_beat:
             from editor.triggers import ensure_sweep_task
 
