@@ -117,3 +117,16 @@ def test_demo_model_without_a_key_is_deterministic_and_schema_valid(settings):
     deltas: list[str] = []
     text = asyncio.run(llm.complete(target, [{"role": "user", "content": "Write a haiku"}], on_delta=deltas.append))
     assert text.text.startswith("[demo]") and len(deltas) > 5 and "".join(deltas) == text.text
+
+
+def test_concurrent_calls_through_one_client_each_send_their_own_request(fake_llm):
+    # The client builds an endpoint's request once; every call sends a copy with its own body.
+    fake_llm.responder = lambda body: Reply(text="re: " + body["messages"][-1]["content"])
+    target = llm.ModelTarget(model="fake-model", base_url=fake_llm.base_url, api_key="sk-test")
+
+    async def many():
+        return await asyncio.gather(*(llm.complete(target, [{"role": "user", "content": f"item {i}"}]) for i in range(20)))
+
+    results = run(many())
+    assert [r.text for r in results] == [f"re: item {i}" for i in range(20)]
+    assert sorted(r["messages"][-1]["content"] for r in fake_llm.requests) == sorted(f"item {i}" for i in range(20))
