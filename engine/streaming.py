@@ -40,6 +40,7 @@ class Publisher:
     def __init__(self) -> None:
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future | None]] | None = None
         self._task: asyncio.Task | None = None
+        self._waited_for: asyncio.Event | None = None  # set when a flush is asked for (made on the loop, with the queue)
 
     # Called from any thread.
     def emit(self, event: dict[str, Any]) -> None:
@@ -75,8 +76,11 @@ class Publisher:
     def _put(self, event: dict[str, Any] | None, done: asyncio.Future | None) -> None:
         if self._queue is None:
             self._queue = asyncio.Queue()
+            self._waited_for = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._pump())
         self._queue.put_nowait((event, done))
+        if done is not None:
+            self._waited_for.set()
 
     async def _pump(self) -> None:
         assert self._queue is not None
@@ -90,8 +94,14 @@ class Publisher:
             has_delta = any(e is not None and e["type"] == events.STEP_DELTA for e, _ in batch)
             if has_delta:
                 wait = last_delta_batch + window - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                if wait > 0 and not any(done is not None for _, done in batch):
+                    # Someone waiting on a flush (a run's end) cuts the window
+                    # short: a fan-out's last deltas held run.finished up to 30 ms.
+                    self._waited_for.clear()
+                    try:
+                        await asyncio.wait_for(self._waited_for.wait(), wait)
+                    except asyncio.TimeoutError:
+                        pass
                     while not self._queue.empty():
                         batch.append(self._queue.get_nowait())
                 last_delta_batch = time.monotonic()
