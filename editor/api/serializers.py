@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.db.models import Q
@@ -126,7 +127,34 @@ class StepSerializer(serializers.ModelSerializer):
         return None
 
 
-class RunSummarySerializer(serializers.ModelSerializer):
+class BuiltFieldsOnce:
+    """A ModelSerializer whose fields are worked out from the model once per
+    class: ModelSerializer.get_fields inspects the model and builds every
+    field anew for every serializer, most of the cost of a run's summary
+    (each run's WebSocket sends one, a history page a hundred). Each instance
+    still gets fields of its own (they are bound to it), made from the
+    arguments the first build found; the arguments themselves (choices,
+    validators, a relation's queryset, cloned when used) are shared."""
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = cls._built_fields = super().get_fields()
+        return {name: _fresh(field) for name, field in built.items()}
+
+
+def _fresh(field):
+    # A nested serializer or a to-many relation holds a child field instance
+    # among its arguments: that one is deep-copied (DRF's way), not shared.
+    from rest_framework.relations import ManyRelatedField
+
+    if isinstance(field, (serializers.BaseSerializer, ManyRelatedField)):
+        return copy.deepcopy(field)
+    return field.__class__(*field._args, **field._kwargs)
+
+
+class RunSummarySerializer(BuiltFieldsOnce, serializers.ModelSerializer):
     trigger_id = serializers.SerializerMethodField()
     usage = serializers.SerializerMethodField()
     version = serializers.SerializerMethodField()
