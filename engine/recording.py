@@ -156,11 +156,15 @@ class Recorder:
         self.run.status = Run.Status.RUNNING
         return bool(changed)
 
-    def steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:
+    def steps_started(self, started: list[tuple[str, str, str, Any, Any]], *, flush: bool = False) -> None:
         """Rows for network steps as they start, so a crash shows them interrupted
-        (a row left by a crashed owner is taken over: same activation, attempt 1 again)."""
+        (a row left by a crashed owner is taken over: same activation, attempt 1 again).
+        With `flush`, the buffered steps that led here are written first in the
+        same fenced transaction (one commit per phase of a run instead of two)."""
         with transaction.atomic():
             self._fence()
+            if flush:
+                self._write_buffered()
             self._steps_started(started)
 
     def _steps_started(self, started: list[tuple[str, str, str, Any, Any]]) -> None:

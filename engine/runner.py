@@ -505,12 +505,17 @@ class RunExecutor:
         if not self.to_launch:
             return
         batch, self.to_launch = self.to_launch, []
-        self._flush()  # what led here is stored before anything leaves the process
+        # What led here is stored before anything leaves the process: in the
+        # started steps' own transaction, unless a resumed run must first look
+        # for results stored before it was taken over.
         if self.resumed:
+            self._flush()
             batch = self._land_results_stored_before(batch)
             if not batch:
                 return
-        self.recorder.steps_started([(f.act.node, f.act.key, f.node_type, f.rendered, f.started_at) for f in batch])
+        self.recorder.steps_started([(f.act.node, f.act.key, f.node_type, f.rendered, f.started_at) for f in batch], flush=True)
+        self.publisher.emit_many(self.events)
+        self.events = []
         self.publisher.emit_many([
             events.event(events.STEP_STARTED, self.run.pk, node=f.act.node, key=f.act.key, node_type=f.node_type, input=f.rendered, attempt=1)
             if not f.relaunched else
