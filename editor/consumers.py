@@ -7,7 +7,6 @@ sent (in the snapshot or an earlier batch) is not sent again, so nothing is
 lost or duplicated."""
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
 from typing import Any
@@ -17,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from engine import events
-from engine.streaming import coalesce
+from engine.streaming import coalesce, read_log_now
 
 from .models import Membership, Run, Step, WorkflowVersion
 
@@ -70,27 +69,6 @@ def _summary_sql() -> str:
         f"WHERE r.{q(run.pk.column)} = %s AND r.{col(run, 'team')} IN "
         f"(SELECT m.{col(membership, 'team')} FROM {q(membership.db_table)} m WHERE m.{col(membership, 'user')} = %s)"
     )
-
-
-@lru_cache(maxsize=1)
-def _log_sql() -> str:
-    """The run's stored events after a number, in order: written once as SQL,
-    like the summary's, instead of an ORM query compiled per socket."""
-    from django.db import connection
-
-    from engine.models import RunEvent
-
-    q, meta = connection.ops.quote_name, RunEvent._meta
-    run, seq, data = (q(meta.get_field(name).column) for name in ("run", "seq", "data"))
-    return f"SELECT {data} FROM {q(meta.db_table)} WHERE {run} = %s AND {seq} > %s ORDER BY {seq}"
-
-
-def _read_log(run_id: int, after: int) -> list[dict[str, Any]]:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(_log_sql(), [run_id, after])
-        return [json.loads(data) for (data,) in cursor.fetchall()]
 
 
 class SentSeqs:
@@ -230,7 +208,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):
         summary = self._summary(user)
         if summary is None:
             return None, []
-        return summary, _read_log(self.run_id, after)
+        return summary, read_log_now(self.run_id, after)
 
     @database_sync_to_async
     def _events_from_database(self) -> list[dict[str, Any]]:

@@ -87,16 +87,14 @@ class Recorder:
 
     def _fence(self, **also: Any) -> None:
         """Renew the lease and write `also` to the run, or raise OwnershipLost."""
-        from datetime import timedelta
-
-        from .runner import LEASE_TTL_S, OwnershipLost
+        from .runner import OwnershipLost
 
         values = dict(also)
         if self.lease is None:
             if values:
                 runsql.update(self.run.pk, values)
             return
-        values.setdefault("lease_until", timezone.now() + timedelta(seconds=LEASE_TTL_S))
+        values.setdefault("lease_until", self.lease.expiry())
         if not self.lease.write(**values):
             raise OwnershipLost(f"run {self.run.pk}: lease lost")
         if values.get("owner") == "":
@@ -282,15 +280,14 @@ class Recorder:
         lease, write the usage so far, and read whether a user asked to
         cancel (what it returns). OwnershipLost if the lease is gone."""
         import time
-        from datetime import timedelta
 
-        from .runner import LEASE_TTL_S, OwnershipLost
+        from .runner import OwnershipLost
 
         values = {"tokens": tokens, "cost_usd": cost, "steps_count": steps}
         if self.lease is None:
             runsql.update(self.run.pk, values)
             return self.cancel_requested()
-        values["lease_until"] = timezone.now() + timedelta(seconds=LEASE_TTL_S)
+        values["lease_until"] = self.lease.expiry()
         row = runsql.update(self.run.pk, values, owner=self.lease.token, returning=("cancel_requested",))
         if row is None:
             raise OwnershipLost(f"run {self.run.pk}: lease lost")

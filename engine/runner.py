@@ -122,11 +122,16 @@ class Lease:
         except RedisError:
             return False
 
+    @staticmethod
+    def expiry(now=None):
+        """When a lease taken or renewed now lapses."""
+        return (now or timezone.now()) + timedelta(seconds=LEASE_TTL_S)
+
     def acquire(self) -> Run | None:
         """Take the lease (a compare-and-set that also raises `epoch`) and
         read the run under it, in one statement; None if not taken."""
         now = timezone.now()
-        run = runsql.take(self.run_id, self.token, now, now + timedelta(seconds=LEASE_TTL_S))
+        run = runsql.take(self.run_id, self.token, now, self.expiry(now))
         if run is None:
             return None
         self.epoch = run.epoch
@@ -147,7 +152,7 @@ class Lease:
         now = time.monotonic()
         if not force and now - self.renewed < LEASE_RENEW_S:
             return
-        if not self.write(lease_until=timezone.now() + timedelta(seconds=LEASE_TTL_S)):
+        if not self.write(lease_until=self.expiry()):
             raise OwnershipLost(f"run {self.run_id}: lease lost")
         self.renewed = now
 
@@ -404,6 +409,10 @@ class RunExecutor:
 
     def _flush(self) -> None:
         self.recorder.flush()
+        self._emit_pending()
+
+    def _emit_pending(self) -> None:
+        """Send the events of what was just written (never before: a client must not see a step the database lacks)."""
         self.publisher.emit_many(self.events)
         self.events = []
 
@@ -514,8 +523,7 @@ class RunExecutor:
             if not batch:
                 return
         self.recorder.steps_started([(f.act.node, f.act.key, f.node_type, f.rendered, f.started_at) for f in batch], flush=True)
-        self.publisher.emit_many(self.events)
-        self.events = []
+        self._emit_pending()
         self.publisher.emit_many([
             events.event(events.STEP_STARTED, self.run.pk, node=f.act.node, key=f.act.key, node_type=f.node_type, input=f.rendered, attempt=1)
             if not f.relaunched else
@@ -657,8 +665,6 @@ class RunExecutor:
             return {(p["node"], p["key"]) for p in self.completions.queue if isinstance(p, dict)}
 
     def _reclaim(self, now: float) -> None:
-        from datetime import timedelta
-
         from .models import Chunk
 
         waiting: dict[str, list[_Flight]] = {}

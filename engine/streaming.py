@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import threading
@@ -348,15 +349,27 @@ def seed_run_log(run_id: int, run_events: list[dict[str, Any]]) -> None:
     store_events(run_id, [{k: v for k, v in e.items() if k != "seq"} for e in run_events])
 
 
-def _read_log(run_id: int, after: int) -> list[dict[str, Any]]:
+@functools.lru_cache(maxsize=1)
+def _log_sql() -> str:
+    # Written once as SQL: every run socket reads its log once, and compiling
+    # the ORM query for each was a visible part of the web process's CPU.
     from .models import RunEvent
 
-    rows = RunEvent.objects.filter(run_id=run_id, seq__gt=after).order_by("seq").values_list("data", flat=True)
-    return [json.loads(data) for data in rows]
+    q, meta = connection.ops.quote_name, RunEvent._meta
+    run, seq, data = (q(meta.get_field(name).column) for name in ("run", "seq", "data"))
+    return f"SELECT {data} FROM {q(meta.db_table)} WHERE {run} = %s AND {seq} > %s ORDER BY {seq}"
+
+
+def read_log_now(run_id: int, after: int = 0) -> list[dict[str, Any]]:
+    """The run's published events with seq > after, in order (from the
+    database), on the caller's thread and connection."""
+    with connection.cursor() as cursor:
+        cursor.execute(_log_sql(), [run_id, after])
+        return [json.loads(data) for (data,) in cursor.fetchall()]
 
 
 async def read_log(run_id: int, after: int = 0) -> list[dict[str, Any]]:
-    """The run's published events with seq > after, in order (from the database)."""
+    """read_log_now, off the event loop."""
     from .db import off_loop
 
-    return await off_loop(_read_log)(run_id, after)
+    return await off_loop(read_log_now)(run_id, after)

@@ -10,6 +10,7 @@ on exit), so any other `manage.py` command started beside it — runworkflow,
 shell — talks to the same Redis (orchestrator_site/settings.py reads it)."""
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -22,18 +23,35 @@ from orchestrator_site.embedded import EmbeddedRedis
 from orchestrator_site.webservers import web_spawners
 
 
+def _whole(setting: str):
+    """An argparse type for a count of at least 1 whose default comes from the
+    environment variable `setting` (argparse converts a string default too):
+    a bad value is refused naming both, instead of a traceback."""
+
+    def convert(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least 1 (this option or {setting}), not {raw!r}")
+        return value
+
+    return convert
+
+
 class Command(BaseCommand):
     help = "Start Redis (embedded unless REDIS_URL is set), a Celery worker and daphne."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "16")),
+        parser.add_argument("--port", type=_whole("PORT"), default=os.environ.get("PORT") or "8000")
+        parser.add_argument("--workers", type=_whole("CELERY_CONCURRENCY"), default=os.environ.get("CELERY_CONCURRENCY") or "16",
                             help="Threads of the Celery worker: how many runs it advances at once.")
         parser.add_argument("--no-beat", action="store_true", help="Start no Celery beat (another host runs one).")
-        parser.add_argument("--web", type=int, default=int(os.environ.get("WEB_PROCESSES", "1")),
+        parser.add_argument("--web", type=_whole("WEB_PROCESSES"), default=os.environ.get("WEB_PROCESSES") or "1",
                             help="daphne processes sharing the port (one core each at most).")
-        parser.add_argument("--worker-processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "1")),
+        parser.add_argument("--worker-processes", type=_whole("WORKER_PROCESSES"), default=os.environ.get("WORKER_PROCESSES") or "1",
                             help="Celery worker processes, each with --workers threads (one core each at most).")
 
     def handle(self, *args, host: str, port: int, workers: int, web: int, no_beat: bool = False, worker_processes: int = 1,
